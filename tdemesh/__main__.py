@@ -1,0 +1,3 @@
+from tdemesh.cli import main
+
+main()
