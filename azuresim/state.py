@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -185,6 +186,12 @@ class Vault:
     )
     keys: dict[str, Key] = field(default_factory=dict)
     deleted_keys: dict[str, DeletedKey] = field(default_factory=dict)
+    ip_rules: list[str] = field(default_factory=list)
+    virtual_network_rules: list[str] = field(default_factory=list)  # subnet ids
+    tags: dict[str, str] = field(default_factory=dict)
+    enabled_for_deployment: bool = False
+    enabled_for_disk_encryption: bool = False
+    enabled_for_template_deployment: bool = False
 
     @property
     def url(self) -> str:
@@ -250,6 +257,8 @@ class SecurityRule:
     # Plural forms, as ARM also accepts lists.
     destination_address_prefixes: list[str] = field(default_factory=list)
     destination_port_ranges: list[str] = field(default_factory=list)
+    source_address_prefixes: list[str] = field(default_factory=list)
+    source_port_ranges: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -320,6 +329,9 @@ class KeyAccess:
     healable: bool = True  # False once the auto-heal window has passed
     last_check: datetime | None = None
     next_check: datetime | None = None
+    # Auto-rotation: a newer version of the protector key, first seen when.
+    rotation_candidate: str | None = None
+    rotation_seen_at: datetime | None = None
 
 
 @dataclass
@@ -337,6 +349,10 @@ class ManagedInstance:
     protector: Protector = field(default_factory=Protector)
     databases: dict[str, Database] = field(default_factory=dict)
     key_access: KeyAccess = field(default_factory=KeyAccess)
+    subnet_prefix: str = "10.0.0.0/24"  # the address range of its subnet
+    dns_zone: str = "0a1b2c3d4e5f"
+    provisioning_state: str = "Succeeded"
+    tags: dict[str, str] = field(default_factory=dict)
 
     @property
     def resource_id(self) -> str:
@@ -405,6 +421,26 @@ class FaultRule:
 
 
 @dataclass
+class Operation:
+    """An ARM long-running operation, finished lazily on the simulated clock.
+
+    `complete` applies the operation's effect once, when the operation is
+    first observed after `due`; it returns the body the operation's Location
+    URL then serves (None: empty) or raises an ArmError, which fails it.
+    """
+
+    id: str
+    name: str  # Azure's operation name, e.g. "UpsertManagedServerEncryptionKeys"
+    started: datetime
+    due: datetime
+    status: str = "InProgress"  # "Succeeded" | "Failed"
+    error_code: str | None = None
+    error_message: str | None = None
+    result: dict[str, Any] | None = None
+    complete: Callable[[], dict[str, Any] | None] | None = None
+
+
+@dataclass
 class World:
     clock: SimClock
     timers: Timers = field(default_factory=Timers)
@@ -429,6 +465,10 @@ class World:
     # A log of behaviour events (fallback, inaccessible, healed, ...) that the
     # admin API returns, in simulated time order.
     events: list[dict[str, object]] = field(default_factory=list)
+    operations: dict[str, Operation] = field(default_factory=dict)  # by id
+    # Binds a data-plane listener for a vault name and returns its port; set
+    # by the scenario builder so that ARM can create vaults later.
+    port_for: Callable[[str], int] | None = None
 
     def vault_by_port(self, port: int) -> Vault | None:
         for vault in self.vaults.values():
