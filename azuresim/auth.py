@@ -1,0 +1,124 @@
+"""Bearer tokens: the simulator issues them and every listener checks them.
+
+Tokens are random and opaque; the World remembers which principal each one
+belongs to and when it expires on the simulated clock. A request carrying a
+token the simulator did not issue is refused exactly like one with none.
+
+A client decides when to refresh a token from the real clock and the
+`expires_in` it was told, so a token's lifetime on the simulated clock is
+stretched by the clock's scale, and shifted when the clock is advanced by
+hand (`shift_expiries`): jumping an hour ahead must not strand every client
+with a token it believes is fresh.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from azuresim.errors import ArmError, VaultError
+from azuresim.state import Principal, World
+
+TOKEN_LIFETIME_SECONDS = 3599
+VAULT_RESOURCE = "https://vault.azure.net"
+
+
+@dataclass(frozen=True)
+class Caller:
+    principal: Principal
+    token: str
+
+
+def issue_token(world: World, principal: Principal) -> str:
+    token = secrets.token_urlsafe(48)
+    lifetime = TOKEN_LIFETIME_SECONDS * max(world.clock.scale, 1.0)
+    expiry = world.clock.now() + timedelta(seconds=lifetime)
+    world.issued_tokens[token] = (principal.object_id, expiry)
+    return token
+
+
+def shift_expiries(world: World, seconds: float) -> None:
+    """Move every token's expiry by a manual clock advance."""
+    for token, (object_id, expiry) in list(world.issued_tokens.items()):
+        world.issued_tokens[token] = (object_id, expiry + timedelta(seconds=seconds))
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def token_problem(world: World, token: str | None) -> str | None:
+    """Why `token` is not acceptable ("missing", "unknown", "expired"), or None."""
+    if token is None:
+        return "missing"
+    issued = world.issued_tokens.get(token)
+    if issued is None or issued[0] not in world.principals:
+        return "unknown"
+    if issued[1] <= world.clock.now():
+        return "expired"
+    return None
+
+
+def principal_of(world: World, token: str) -> Principal:
+    return world.principals[world.issued_tokens[token][0]]
+
+
+def arm_caller(world: World, authorization: str | None) -> Caller:
+    """The caller of an ARM request, or the 401 ARM answers."""
+    token = bearer_token(authorization)
+    problem = token_problem(world, token)
+    if problem == "missing":
+        raise ArmError(
+            401,
+            "AuthenticationFailed",
+            "Authentication failed. The 'Authorization' header is missing.",
+            headers=_arm_challenge("missing 'Authorization' header"),
+        )
+    if problem is not None or token is None:
+        raise ArmError(
+            401,
+            "InvalidAuthenticationToken",
+            "The access token is invalid."
+            if problem == "unknown"
+            else "The access token has expired.",
+            headers=_arm_challenge("invalid access token"),
+        )
+    return Caller(principal_of(world, token), token)
+
+
+def vault_caller(
+    world: World, authorization: str | None, authority: str, tenant_id: str
+) -> Caller:
+    """The caller of a Key Vault request, or the 401 challenge the vault answers."""
+    token = bearer_token(authorization)
+    problem = token_problem(world, token)
+    if problem is None and token is not None:
+        return Caller(principal_of(world, token), token)
+    message = {
+        "missing": "AKV10000: Request is missing a Bearer or PoP token.",
+        "unknown": "AKV10032: Invalid issuer. The token was not issued by this "
+        "tenant's authority.",
+        "expired": "AKV10021: Token has expired.",
+    }[problem or "unknown"]
+    challenge = (
+        f'Bearer authorization="{authority}/{tenant_id}", resource="{VAULT_RESOURCE}"'
+    )
+    raise VaultError(
+        401, "Unauthorized", message, headers={"WWW-Authenticate": challenge}
+    )
+
+
+def _arm_challenge(reason: str) -> dict[str, str]:
+    return {
+        "WWW-Authenticate": (
+            'Bearer authorization_uri="https://login.windows.net/", '
+            f'error="invalid_token", error_description="The authentication '
+            f'failed because of {reason}."'
+        )
+    }
