@@ -114,6 +114,7 @@ class Instance:
     state: str | None = None  # Ready, ...
     provisioning_state: str | None = None
     subnet_id: str | None = None
+    subnet_prefix: str | None = None  # the subnet's address range, if known
     identity: Identity | None = None
     key_id: str | None = None  # properties.keyId: the protector URI it reports
     protector: Protector | None = None
