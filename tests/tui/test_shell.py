@@ -1,0 +1,197 @@
+"""The console's shell: where you are, keys, help, palette, modals, screenshots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import console_estates as estates
+from textual.widgets import Button, DataTable, Input, Label
+
+from tui.app import ConsoleApp
+from tui.screens.help import HelpScreen
+from tui.screens.modals import (
+    Confirmed,
+    ConfirmModal,
+    ErrorModal,
+    Problem,
+    TypedConfirmModal,
+)
+from tui.settings import ConsoleSettings
+
+SIZE = (100, 40)
+
+
+def app_for(
+    kind: str = "healthy", simulator: bool = True, **settings: object
+) -> ConsoleApp:
+    return ConsoleApp(
+        estates.frozen_session(kind, simulator=simulator),
+        ConsoleSettings(**settings),  # type: ignore[arg-type]
+    )
+
+
+def text_of(app: ConsoleApp, selector: str) -> str:
+    return str(app.screen.query_one(selector, Label).content)
+
+
+async def test_the_header_says_simulator_and_armed_on_the_simulator() -> None:
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "SIMULATOR" in text_of(app, "#where-place")
+        assert "WRITES ARMED" in text_of(app, "#where-armed")
+
+
+async def test_on_azure_the_header_names_the_subscription_and_starts_read_only() -> (
+    None
+):
+    app = app_for(simulator=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert estates.SUB in text_of(app, "#where-place")
+        assert "READ-ONLY" in text_of(app, "#where-armed")
+
+
+async def test_arming_on_azure_asks_first_and_cancel_leaves_it_read_only() -> None:
+    app = app_for(simulator=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+a")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("enter")  # Cancel has the focus
+        await pilot.pause()
+        assert not app.armed
+        assert "READ-ONLY" in text_of(app, "#where-armed")
+
+        await pilot.press("ctrl+a")
+        await pilot.pause()
+        await pilot.click("#proceed")
+        await pilot.pause()
+        assert app.armed
+        assert "WRITES ARMED" in text_of(app, "#where-armed")
+
+
+async def test_f1_lists_every_action_with_its_id_and_remapped_keys() -> None:
+    app = app_for(keymap={"mesh.refresh": "ctrl+r"})
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        table = app.screen.query_one(DataTable)
+        rows = [table.get_row_at(i) for i in range(table.row_count)]
+        ids = {row[3] for row in rows}
+        assert {"app.help", "app.screenshot", "app.arm", "mesh.refresh"} <= ids
+        assert {"mesh.pause", "mesh.runbooks", "sim.advance"} <= ids
+        refresh = next(row for row in rows if row[3] == "mesh.refresh")
+        assert refresh[1] == "ctrl+r"
+
+
+async def test_a_remapped_key_runs_the_action_and_the_old_key_does_not() -> None:
+    app = app_for(keymap={"mesh.pause": "ctrl+o"})
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("p")
+        await pilot.pause()
+        assert not app.mesh_screen.paused
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        assert app.mesh_screen.paused
+
+
+async def test_every_binding_has_an_id_and_a_tooltip() -> None:
+    app = app_for()
+    for area, bindings in app.key_areas():
+        for binding in bindings:
+            assert binding.id, (area, binding.key)
+            assert binding.tooltip, (area, binding.key)
+
+
+async def test_no_single_plain_key_changes_anything() -> None:
+    """Plain keys may look (refresh, pause, open a list), never change."""
+    app = app_for()
+    changing = {"toggle_armed", "advance_clock", "quit", "run", "start"}
+    for _area, bindings in app.key_areas():
+        for binding in bindings:
+            for key in binding.key.split(","):
+                if binding.action in changing:
+                    assert "+" in key or key.startswith("f"), binding
+
+
+async def test_confirm_modal_focuses_cancel_so_enter_declines() -> None:
+    app = app_for()
+    answers: list[Confirmed | None] = []
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(ConfirmModal("Set protector?", "on sqlmi"), answers.append)
+        await pilot.pause()
+        assert app.focused is not None and app.focused.id == "cancel"
+        await pilot.press("enter")
+        await pilot.pause()
+    assert answers == [None]
+
+
+async def test_typed_confirm_needs_the_exact_name_and_a_reason() -> None:
+    app = app_for()
+    answers: list[Confirmed | None] = []
+    async with app.run_test(size=SIZE) as pilot:
+        modal = TypedConfirmModal("Fail over", "planned failover", "fog-tde")
+        app.push_screen(modal, answers.append)
+        await pilot.pause()
+        proceed = modal.query_one("#proceed", Button)
+        modal.query_one("#typed-name", Input).value = "fog-td"
+        modal.query_one("#reason", Input).value = "quarterly drill"
+        await pilot.pause()
+        assert proceed.disabled
+        modal.query_one("#typed-name", Input).value = "fog-tde"
+        await pilot.pause()
+        assert not proceed.disabled
+        await pilot.click("#proceed")
+        await pilot.pause()
+    assert answers == [Confirmed("quarterly drill")]
+
+
+async def test_an_error_shows_title_message_and_fix_until_closed() -> None:
+    class DomainError(Exception):
+        title = "Vault unreachable"
+        what = "kv-tde-eastus2 did not answer."
+        why = "The key path is cut."
+        fix = "Approve the private endpoint connection."
+
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        app.show_error(DomainError())
+        await pilot.pause()
+        assert isinstance(app.screen, ErrorModal)
+        problem = app.screen.problem
+        assert problem == Problem(
+            "Vault unreachable",
+            "kv-tde-eastus2 did not answer. The key path is cut.",
+            "Approve the private endpoint connection.",
+        )
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, ErrorModal)
+
+
+async def test_screenshot_is_saved_to_the_configured_folder(tmp_path: Path) -> None:
+    app = app_for(screenshot_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("f8")
+        await pilot.pause()
+    assert len(app.screenshots) == 1
+    saved = Path(app.screenshots[0])
+    assert saved.parent == tmp_path
+    assert saved.name.endswith(".svg")
+    with open(saved, encoding="utf-8") as svg:  # noqa: ASYNC230
+        assert svg.read(4) == "<svg"
+
+
+async def test_palette_offers_area_action_commands() -> None:
+    from tui.commands import console_commands
+
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        titles = [title for title, _, _ in console_commands(app)]
+    assert "view: Refresh now" in titles
+    assert "app: Screenshot" in titles
+    assert all(": " in title for title in titles)

@@ -1,0 +1,100 @@
+"""The simulator's admin API, for the console's simulator controls.
+
+A sim-only code path: Azure has no clock to advance or outage to switch on,
+so this talks plain HTTPS (verified with the simulator's CA) to the admin
+API under `/_sim/`, never through mesh. It is built only when the session is
+the simulator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+FAULT_KINDS = {
+    "throttle": "throttling (429 with Retry-After)",
+    "latency": "latency (2 s per call)",
+}
+
+
+class SimError(Exception):
+    def __init__(self, what: str, why: str) -> None:
+        super().__init__(f"{what}: {why}")
+        self.title = "The simulator refused"
+        self.what = what
+        self.why = why
+        self.fix = "Check the simulator's log; `tdemesh sim` commands reach it too."
+
+
+@dataclass(frozen=True)
+class SimState:
+    """What the controls show: the clock, outages and faults in force."""
+
+    now: datetime
+    scale: float
+    outages: tuple[str, ...]  # vault names
+    faults: tuple[tuple[str, str], ...]  # (fault id, kind)
+
+
+class SimControl:
+    """Clock, outages and faults of one running simulator."""
+
+    def __init__(self, admin_url: str, ca_bundle: str, vaults: tuple[str, ...]) -> None:
+        self.admin_url = admin_url.rstrip("/")
+        self.vaults = vaults
+        self.scale = 1.0
+        self._client = httpx.Client(verify=ca_bundle, timeout=10.0)
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        try:
+            response = self._client.request(
+                method, f"{self.admin_url}/{path}", json=body
+            )
+        except httpx.HTTPError as error:
+            raise SimError(f"{method} /_sim/{path}", f"no answer ({error})") from error
+        if response.status_code >= 400:
+            raise SimError(
+                f"{method} /_sim/{path}", f"{response.status_code} {response.text}"
+            )
+        return response.json() if response.content else None
+
+    def state(self) -> SimState:
+        clock = self._call("GET", "clock")
+        self.scale = float(clock.get("scale", 1.0))
+        state = self._call("GET", "state") or {}
+        outages = tuple(sorted(state.get("outages", {})))
+        faults = tuple(
+            (str(f.get("id")), str(f.get("kind"))) for f in state.get("faults", [])
+        )
+        return SimState(
+            datetime.fromisoformat(clock["now"]), self.scale, outages, faults
+        )
+
+    def advance(self, seconds: float) -> None:
+        self._call("POST", "clock", {"advance_seconds": seconds})
+
+    def set_scale(self, scale: float) -> None:
+        self._call("POST", "clock", {"scale": scale})
+        self.scale = scale
+
+    def start_outage(self, vault: str) -> None:
+        self._call("POST", "outages", {"vault": vault})
+
+    def end_outage(self, vault: str) -> None:
+        self._call("DELETE", f"outages/{vault}")
+
+    def add_fault(self, kind: str) -> str:
+        body: dict[str, Any] = {"kind": kind, "listener": "*"}
+        if kind == "latency":
+            body["delay_seconds"] = 2.0
+        answer = self._call("POST", "faults", body) or {}
+        return str(answer.get("id", ""))
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "faults")
+
+    def close(self) -> None:
+        self._client.close()

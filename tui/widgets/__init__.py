@@ -1,0 +1,1 @@
+"""Self-contained widgets that render mesh's facts; no widget fetches anything."""
