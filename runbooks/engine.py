@@ -332,6 +332,7 @@ class Engine:
             self._record_estate(runbook, ctx, journal, "before")
             plan = self._plan(runbook, ctx, checkpointed)
             journal.append("plan", **plan.as_json())
+            self._keep_values(ctx, journal)
             self.emit(events.PlanReady(ctx.run_id, plan))
             if not restore_only:
                 for step in runbook.steps(ctx):
@@ -384,8 +385,13 @@ class Engine:
         interrupted: BaseException | None,
     ) -> str:
         """Undo what the run changed; every restore step is tried, even when
-        one fails, and a Ctrl-C during the restore is honoured afterwards."""
-        steps = list(runbook.restore_steps(ctx))
+        one fails, and a Ctrl-C during the restore is honoured afterwards.
+        Restore steps ask no confirmation: consent to the drill was consent
+        to putting the estate back, and a "no" must not leave a path cut."""
+        try:
+            steps = list(runbook.restore_steps(ctx))
+        except Exception as error:
+            return f"restore not possible: {_short_error(error)}"
         if not steps:
             return ""
         failures: list[str] = []
@@ -423,7 +429,7 @@ class Engine:
             self._skip(ctx, journal, step, "already in place")
             journal.append("checkpoint", step=step.id, values={})
             return
-        if step.mutates:
+        if step.mutates and not restoring:
             self._confirm(ctx, journal, step)
         started = time.monotonic()
         journal.append("step_started", step=step.id, title=step.title)
@@ -437,11 +443,18 @@ class Engine:
         if step.mutates:
             journal.append("checkpoint", step=step.id, values=ctx.take_produced())
         else:
-            ctx.take_produced()
+            self._keep_values(ctx, journal)
         journal.append(
             "step_result", step=step.id, state="done", duration_seconds=duration
         )
         self.emit(events.StepChanged(ctx.run_id, step.id, step.title, StepState.DONE))
+
+    def _keep_values(self, ctx: RunContext, journal: Journal) -> None:
+        """Values learnt outside a mutating step (roles, key URIs) are kept
+        too, so a resumed run sees what the first attempt saw."""
+        produced = ctx.take_produced()
+        if produced:
+            journal.append("values", step=ctx.step_id, values=produced)
 
     def _skip(self, ctx: RunContext, journal: Journal, step: Step, why: str) -> None:
         journal.append("step_result", step=step.id, state="skipped", detail=why)
@@ -565,6 +578,8 @@ def load_run(dirs: StateDirs, run_id: str) -> _Resumed:
     for record in records:
         if record["type"] == "checkpoint":
             checkpointed.add(str(record["step"]))
+            values.update(record.get("values") or {})
+        elif record["type"] == "values":
             values.update(record.get("values") or {})
         elif record["type"] == "step_started":
             restore_pending = True

@@ -1,0 +1,364 @@
+"""Vault loss: cut a key path, watch the instance fall back and the
+deadline run, then put everything back, always.
+
+A path is cut the way it breaks in real life: a network security group rule
+in the instance's subnet that denies outbound 443 to the vault endpoint's
+address (one ARM call, the same on Azure and on the simulator), or, on the
+simulator only, an outage of the vault. Cutting the second path of the same
+instance makes its databases inaccessible and starts the auto-heal
+deadline; the run restores before that deadline unless the operator extends
+it. The restore steps run after success, failure and Ctrl-C, and a run
+killed outright is restored on the next `tdemesh run`.
+
+Parameters: instance = REGION (default the primary's), vault = REGION
+(default the instance's own), method = nsg | outage, second = no | yes,
+extend = no | yes, key_check_seconds (600), auto_heal_seconds (1800).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from mesh.assessment import DeadlineKind
+from runbooks.common import (
+    describe,
+    estate_of,
+    learn_roles,
+    primary,
+    require_healthy,
+    verify_healthy,
+)
+from runbooks.engine import RunContext
+from runbooks.errors import Refused, StepFailed
+from runbooks.estate import DRILL_RULE_PREFIX
+from runbooks.model import Danger, Step
+
+name = "vault-loss"
+title = "Vault-loss drill: cut a key path, watch, restore"
+scenario = "protected"
+RULE_PRIORITY = 100  # ahead of the endpoint allow rules
+
+
+def _yes(ctx: RunContext, key: str) -> bool:
+    return ctx.parameters.get(key, "no").lower() in ("yes", "true", "on")
+
+
+def _seconds(ctx: RunContext, key: str, default: float) -> float:
+    try:
+        return float(ctx.parameters.get(key, default))
+    except ValueError as error:
+        raise Refused("Not a number", f"{key}={ctx.parameters[key]!r}", "") from error
+
+
+def _paths(ctx: RunContext) -> list[tuple[str, str]]:
+    """(instance region, vault region) of the first and maybe second cut."""
+    estate = estate_of(ctx)
+    region = ctx.parameters.get("instance") or primary(ctx)
+    vault = ctx.parameters.get("vault") or region
+    for value in (region, vault):
+        if value not in estate.regions:
+            raise Refused(
+                "Unknown region",
+                f"{value!r} is not a region of mesh {estate.name}",
+                f"Choose one of {', '.join(estate.regions)}.",
+            )
+    paths = [(region, vault)]
+    if _yes(ctx, "second"):
+        paths.append((region, estate.other(vault)))
+    return paths
+
+
+def _rule(ctx: RunContext, vault_region: str) -> str:
+    return DRILL_RULE_PREFIX + estate_of(ctx).vault(vault_region)
+
+
+def steps(ctx: RunContext) -> Sequence[Step]:
+    learn_roles(ctx)
+    paths = _paths(ctx)
+    found = [_preflight(ctx, paths)]
+    found += [_cut_step(ctx, paths[0]), _watch_fallback_step(ctx, paths[0])]
+    if len(paths) > 1:
+        found += [_cut_step(ctx, paths[1]), _watch_deadline_step(ctx, paths[0][0])]
+    return found
+
+
+def restore_steps(ctx: RunContext) -> Sequence[Step]:
+    learn_roles(ctx)
+    estate = estate_of(ctx)
+    region = _paths(ctx)[0][0]
+    found = [_uncut_step(ctx, region, v) for v in estate.regions]
+    if estate.simulator:
+        found += [_end_outage_step(ctx, v) for v in estate.regions]
+    found += [
+        _recover_step(ctx, region),
+        Step(
+            id="verify-recovered",
+            title="Verify: the mesh is healthy again",
+            why="a drill ends where it started",
+            danger=Danger.READ,
+            operation="mesh.probe + mesh.assess",
+            target="the mesh",
+            action=lambda c: verify_healthy(c) and None,
+        ),
+    ]
+    return found
+
+
+def describe_estate(ctx: RunContext) -> Mapping[str, Any]:
+    return describe(ctx)
+
+
+def _method(ctx: RunContext) -> str:
+    method = ctx.parameters.get("method", "nsg")
+    if method not in ("nsg", "outage"):
+        raise Refused("Unknown method", f"method={method!r}", "Use nsg or outage.")
+    return method
+
+
+def _preflight(ctx: RunContext, paths: list[tuple[str, str]]) -> Step:
+    estate = estate_of(ctx)
+
+    def act(c: RunContext) -> None:
+        if not estate.simulator and not estate.mesh.allow_fault_drills:
+            raise Refused(
+                "Fault drills are not allowed on this mesh",
+                f"mesh {estate.name} is a real subscription and its config "
+                "does not set allow_fault_drills",
+                "Set allow_fault_drills = true for this mesh if a drill here "
+                "is intended (it cuts a real key path).",
+            )
+        if _method(c) == "outage" and not estate.simulator:
+            raise Refused(
+                "No outage on Azure",
+                "a vault outage can only be simulated",
+                "Use method=nsg, which cuts the path with a real NSG rule.",
+            )
+        require_healthy(c, "a drill starts from a healthy mesh")
+        snapshot, _ = estate.look(c)
+        for region, vault_region in paths:
+            vault = estate.vault(vault_region)
+            endpoint = snapshot.endpoint(region, vault)
+            if endpoint is None or not endpoint.ip_addresses:
+                raise Refused(
+                    "Endpoint address unknown",
+                    f"no private endpoint address from {estate.instance(region)} "
+                    f"to {vault} was found",
+                    "Check private_endpoints in the config.",
+                )
+            c.remember(f"ip:{region}:{vault}", endpoint.ip_addresses[0])
+        c.log(
+            "the drill cuts "
+            + " and then ".join(
+                f"{estate.instance(r)} -> {estate.vault(v)}" for r, v in paths
+            )
+        )
+
+    return Step(
+        id="preflight",
+        title="Preflight: drill allowed, mesh healthy, endpoint addresses",
+        why="a drill must start from a healthy mesh and know what it cuts",
+        danger=Danger.READ,
+        operation="mesh.probe + mesh.assess",
+        target=f"mesh {estate.name}",
+        action=act,
+    )
+
+
+def _cut_step(ctx: RunContext, path: tuple[str, str]) -> Step:
+    estate = estate_of(ctx)
+    region, vault_region = path
+    vault, instance = estate.vault(vault_region), estate.instance(region)
+    outage = _method(ctx) == "outage"
+    rule = _rule(ctx, vault_region)
+
+    def done(c: RunContext) -> bool:
+        if outage:
+            return vault in estate.outages(c)
+        return estate.security_rule(c, region, rule) is not None
+
+    def act(c: RunContext) -> None:
+        if outage:
+            estate.vault_outage(c, vault, True)
+        else:
+            ip = str(c.values[f"ip:{region}:{vault}"])
+            estate.add_deny_rule(c, region, rule, ip, RULE_PRIORITY)
+
+    def check(c: RunContext) -> None:
+        if not done(c):
+            raise StepFailed("Path not cut", f"{instance} -> {vault} is open", "")
+
+    if outage:
+        operation, target, confirm = "simulator.outages.post", vault, vault
+    else:
+        operation = "network.security_rules.begin_create_or_update"
+        target = f"{estate.nsg(region)}/securityRules/{rule}"
+        confirm = estate.nsg(region)
+    return Step(
+        id=f"cut-{instance}-{vault}",
+        title=f"Cut the path {instance} -> {vault}",
+        why="this is the fault being drilled: the instance loses this vault",
+        danger=Danger.IRREVERSIBLE,
+        operation=operation,
+        target=target,
+        action=act,
+        is_done=done,
+        verify=check,
+        arguments=lambda c: (
+            {"vault": vault}
+            if outage
+            else {
+                "direction": "Outbound",
+                "access": "Deny",
+                "priority": RULE_PRIORITY,
+                "destination": f"{c.values.get(f'ip:{region}:{vault}', '?')}/32",
+                "port": 443,
+            }
+        ),
+        confirm_name=confirm,
+    )
+
+
+def _watch_fallback_step(ctx: RunContext, path: tuple[str, str]) -> Step:
+    estate = estate_of(ctx)
+    region, vault_region = path
+    instance = estate.instance(region)
+    wait = _seconds(ctx, "key_check_seconds", 600) + 60
+
+    def act(c: RunContext) -> None:
+        estate.pass_time(c, wait, f"{instance}'s next key check")
+        snapshot, assessment = estate.look(c)
+        cut = assessment.path(instance, estate.vault(vault_region))
+        if cut is not None and cut.reachable is not False:
+            c.log(f"the assessment does not yet see the cut path: {cut.reasons}")
+        databases = estate.database_states(c, region)
+        offline = sorted(d for d, s in databases.items() if s != "Online")
+        if offline and len(_paths(c)) == 1:
+            raise StepFailed(
+                "The instance did not fall back",
+                f"{instance} lost {estate.vault(vault_region)} and its databases "
+                f"{', '.join(offline)} are not online; its fallback path to "
+                f"{estate.vault(estate.other(vault_region))} does not work",
+                "The drill will now restore the path. Check the fallback key's "
+                "registration and thumbprint.",
+            )
+        c.remember("measured_fallback_wait_seconds", wait)
+        c.log(f"{instance} kept its databases online on its fallback vault")
+
+    return Step(
+        id=f"watch-fallback-{instance}",
+        title=f"Watch {instance} fall back to its other vault",
+        why="the instance must keep its databases online on the other copy",
+        danger=Danger.READ,
+        operation="mesh.probe + sql.managed_databases.list_by_instance",
+        target=estate.instance_id(region),
+        action=act,
+    )
+
+
+def _watch_deadline_step(ctx: RunContext, region: str) -> Step:
+    estate = estate_of(ctx)
+    instance = estate.instance(region)
+    check_wait = _seconds(ctx, "key_check_seconds", 600) + 60
+
+    def act(c: RunContext) -> None:
+        estate.pass_time(c, check_wait, f"{instance} finds no usable key")
+        snapshot, assessment = estate.look(c)
+        databases = estate.database_states(c, region)
+        down = sorted(d for d, s in databases.items() if s == "Inaccessible")
+        c.log(f"inaccessible on {instance}: {', '.join(down) or 'none yet'}")
+        for deadline in assessment.deadlines:
+            if deadline.kind is DeadlineKind.AUTO_HEAL:
+                left = deadline.remaining_seconds(snapshot.now)
+                c.log(f"auto-heal deadline for {deadline.resource} in {left:.0f}s")
+                c.remember("measured_auto_heal_seconds_left", round(left))
+                if left < 120 and not _yes(c, "extend"):
+                    c.log("restoring now, before the auto-heal deadline", "warning")
+        c.remember("measured_inaccessible_databases", len(down))
+
+    return Step(
+        id=f"watch-deadline-{instance}",
+        title=f"Watch {instance} lose both paths and the deadline run",
+        why="shows what an operator sees when both copies are out of reach",
+        danger=Danger.READ,
+        operation="mesh.probe + sql.managed_databases.list_by_instance",
+        target=estate.instance_id(region),
+        action=act,
+    )
+
+
+def _uncut_step(ctx: RunContext, region: str, vault_region: str) -> Step:
+    estate = estate_of(ctx)
+    rule = _rule(ctx, vault_region)
+    return Step(
+        id=f"uncut-{estate.instance(region)}-{estate.vault(vault_region)}",
+        title=f"Remove the drill's rule {rule} from {estate.nsg(region)}",
+        why="the drill undoes every change it made",
+        danger=Danger.CHANGE,
+        operation="network.security_rules.begin_delete",
+        target=f"{estate.nsg(region)}/securityRules/{rule}",
+        action=lambda c: estate.delete_rule(c, region, rule),
+        is_done=lambda c: estate.security_rule(c, region, rule) is None,
+        verify=lambda c: _gone(c, region, rule),
+    )
+
+
+def _gone(ctx: RunContext, region: str, rule: str) -> None:
+    if estate_of(ctx).security_rule(ctx, region, rule) is not None:
+        raise StepFailed("Rule still there", f"{rule} was not removed", "")
+
+
+def _end_outage_step(ctx: RunContext, vault_region: str) -> Step:
+    estate = estate_of(ctx)
+    vault = estate.vault(vault_region)
+    return Step(
+        id=f"end-outage-{vault}",
+        title=f"End the simulated outage of {vault}",
+        why="the drill undoes every change it made",
+        danger=Danger.CHANGE,
+        operation="simulator.outages.delete",
+        target=vault,
+        action=lambda c: estate.vault_outage(c, vault, False),
+        is_done=lambda c: vault not in estate.outages(c),
+    )
+
+
+def _recover_step(ctx: RunContext, region: str) -> Step:
+    """Wait for the key check; revalidate where the auto-heal window passed."""
+    estate = estate_of(ctx)
+    instance = estate.instance(region)
+    wait = _seconds(ctx, "key_check_seconds", 600) + 60
+
+    def all_online(c: RunContext) -> bool:
+        states = estate.database_states(c, region).values()
+        return all(s == "Online" for s in states)
+
+    def act(c: RunContext) -> None:
+        estate.pass_time(c, wait, f"{instance} checks its key again")
+        if all_online(c):
+            c.log(f"{instance} healed by itself")
+            return
+        c.log(f"{instance} did not heal by itself; revalidating its protector")
+        estate.revalidate(c, region)
+        estate.pass_time(c, wait, f"{instance} re-reads its key")
+
+    def check(c: RunContext) -> None:
+        if not all_online(c):
+            raise StepFailed(
+                "Databases still inaccessible",
+                f"{instance} has inaccessible databases after the restore",
+                "Check the key paths with `tdemesh check`; revalidate the "
+                "protector once they work, then resume this run.",
+            )
+
+    return Step(
+        id=f"recover-{instance}",
+        title=f"Recover {instance}: key check, revalidate if needed",
+        why="past the auto-heal window an instance needs a revalidation",
+        danger=Danger.CHANGE,
+        operation="sql.managed_instance_encryption_protectors.begin_revalidate",
+        target=f"{instance}/encryptionProtector/current",
+        action=act,
+        is_done=lambda c: False,
+        verify=check,
+    )
