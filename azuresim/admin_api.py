@@ -49,6 +49,7 @@ ROLE_NAMES = {
     "Key Vault Reader": ROLE_KEY_VAULT_READER,
 }
 FAULT_KINDS = ("throttle", "error", "latency", "drop")
+OPERATOR_NAME = "tdemesh-operator"
 
 
 class SimControl(Protocol):
@@ -314,9 +315,12 @@ def put_vault(request: Request, control: SimControl, body: dict[str, Any]) -> An
             name=name,
             resource_group=str(body.get("resource_group") or "rg-sim"),
             location=str(body.get("location") or "eastus2"),
+            subscription_id=str(body.get("subscription_id") or world.subscription_id),
         )
         world.vaults[name] = vault
         vault.port = control.port_for(name)
+        if body.get("grant_operator", True):
+            _grant_operator(world, vault)
     for field, kind in VAULT_SETTINGS.items():
         if body.get(field) is not None:
             setattr(vault, field, kind(body[field]))
@@ -330,6 +334,19 @@ def put_vault(request: Request, control: SimControl, body: dict[str, Any]) -> An
             for p in body["access_policies"]
         ]
     return {"name": vault.name, "url": vault.url, "location": vault.location}
+
+
+def _grant_operator(world: World, vault: Vault) -> None:
+    """A new vault is usable by the operator, as one it created would be."""
+    for principal in world.principals.values():
+        if principal.display_name == OPERATOR_NAME:
+            name = str(uuid.uuid4())
+            world.role_assignments[name] = RoleAssignment(
+                name,
+                vault.resource_id,
+                ROLE_KEY_VAULT_ADMINISTRATOR,
+                principal.object_id,
+            )
 
 
 # --------------------------------------------------------------------------
