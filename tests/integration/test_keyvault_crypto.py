@@ -1,0 +1,137 @@
+"""Wrap, unwrap, encrypt and decrypt with real RSA, through CryptographyClient."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from azure.core.exceptions import HttpResponseError
+from azure.keyvault.keys.crypto import EncryptionAlgorithm, KeyWrapAlgorithm
+from simclients import Sdk
+
+from azuresim.process import SimProcess
+
+VAULT = "kv-tde-eastus2"
+OAEP = [KeyWrapAlgorithm.rsa_oaep, KeyWrapAlgorithm.rsa_oaep_256]
+
+
+def inner_code(error: HttpResponseError) -> str | None:
+    body = error.response.json() if error.response is not None else {}
+    return (body.get("error", {}).get("innererror") or {}).get("code")
+
+
+@pytest.mark.parametrize("algorithm", [*OAEP, KeyWrapAlgorithm.rsa1_5])
+def test_wrap_then_unwrap_round_trip(sdk: Sdk, algorithm: KeyWrapAlgorithm) -> None:
+    key = sdk.key_client(VAULT).create_rsa_key("wrapping")
+    crypto = sdk.crypto_client(key)
+    secret = os.urandom(32)
+
+    wrapped = crypto.wrap_key(algorithm, secret)
+    assert wrapped.key_id == key.id and wrapped.encrypted_key != secret
+    assert crypto.unwrap_key(algorithm, wrapped.encrypted_key).key == secret
+
+
+def test_unwrap_of_a_wrong_algorithm_fails(sdk: Sdk) -> None:
+    key = sdk.key_client(VAULT).create_rsa_key("wrapping")
+    crypto = sdk.crypto_client(key)
+    wrapped = crypto.wrap_key(KeyWrapAlgorithm.rsa_oaep_256, os.urandom(32))
+    with pytest.raises(HttpResponseError) as caught:
+        crypto.unwrap_key(KeyWrapAlgorithm.rsa_oaep, wrapped.encrypted_key)
+    assert caught.value.status_code == 400
+
+
+@pytest.mark.parametrize("algorithm", OAEP)
+def test_server_side_wrap_for_a_caller_without_get(
+    simulator: SimProcess, sdk: Sdk, algorithm: KeyWrapAlgorithm
+) -> None:
+    """Without `get` the client cannot wrap locally, so the vault wraps."""
+    key = sdk.key_client(VAULT).create_rsa_key("wrapping")
+    app = simulator.add_principal("wrap-only")
+    simulator.put_vault(
+        VAULT,
+        enable_rbac_authorization=False,
+        access_policies=[
+            {"object_id": app["object_id"], "key_permissions": ["wrapKey", "unwrapKey"]}
+        ],
+    )
+    credential = sdk.credential(app["client_id"], app["client_secret"])
+    crypto = sdk.crypto_client(key.id, credential)
+    secret = os.urandom(32)
+
+    wrapped = crypto.wrap_key(algorithm, secret)
+    assert crypto.unwrap_key(algorithm, wrapped.encrypted_key).key == secret
+
+
+def test_encrypt_decrypt_round_trip(sdk: Sdk) -> None:
+    key = sdk.key_client(VAULT).create_rsa_key("enc")
+    crypto = sdk.crypto_client(key)
+    encrypted = crypto.encrypt(EncryptionAlgorithm.rsa_oaep_256, b"attack at dawn")
+    assert (
+        crypto.decrypt(EncryptionAlgorithm.rsa_oaep_256, encrypted.ciphertext).plaintext
+        == b"attack at dawn"
+    )
+
+
+def test_disabled_key_refuses_unwrap_and_decrypt(sdk: Sdk) -> None:
+    client = sdk.key_client(VAULT)
+    key = client.create_rsa_key("disabled")
+    crypto = sdk.crypto_client(key.id)
+    wrapped = crypto.wrap_key(KeyWrapAlgorithm.rsa_oaep, os.urandom(32))
+    encrypted = crypto.encrypt(EncryptionAlgorithm.rsa_oaep, b"x")
+    client.update_key_properties("disabled", enabled=False)
+
+    with pytest.raises(HttpResponseError) as caught:
+        crypto.unwrap_key(KeyWrapAlgorithm.rsa_oaep, wrapped.encrypted_key)
+    assert caught.value.status_code == 403
+    assert caught.value.error.code == "Forbidden"
+    assert inner_code(caught.value) == "KeyDisabled"
+    assert "unwrapKey" in caught.value.message
+    with pytest.raises(HttpResponseError) as caught:
+        crypto.decrypt(EncryptionAlgorithm.rsa_oaep, encrypted.ciphertext)
+    assert inner_code(caught.value) == "KeyDisabled"
+
+    client.update_key_properties("disabled", enabled=True)
+    assert crypto.unwrap_key(KeyWrapAlgorithm.rsa_oaep, wrapped.encrypted_key).key
+
+
+def test_expired_and_not_yet_valid_keys_refuse_unwrap(sdk: Sdk) -> None:
+    client = sdk.key_client(VAULT)
+    key = client.create_rsa_key("timed")
+    crypto = sdk.crypto_client(key.id)
+    wrapped = crypto.wrap_key(KeyWrapAlgorithm.rsa_oaep, os.urandom(32))
+    now = datetime.now(UTC)
+
+    client.update_key_properties("timed", expires_on=now - timedelta(days=1))
+    with pytest.raises(HttpResponseError) as caught:
+        crypto.unwrap_key(KeyWrapAlgorithm.rsa_oaep, wrapped.encrypted_key)
+    assert caught.value.status_code == 403 and inner_code(caught.value) == "KeyExpired"
+
+    client.update_key_properties(
+        "timed",
+        expires_on=now + timedelta(days=400),
+        not_before=now + timedelta(days=300),
+    )
+    with pytest.raises(HttpResponseError) as caught:
+        crypto.unwrap_key(KeyWrapAlgorithm.rsa_oaep, wrapped.encrypted_key)
+    assert inner_code(caught.value) == "KeyNotYetValid"
+
+
+def test_key_ops_limit_what_the_key_does(sdk: Sdk) -> None:
+    key = sdk.key_client(VAULT).create_rsa_key("limited", key_operations=["wrapKey"])
+    crypto = sdk.crypto_client(key.id)
+    wrapped = crypto.wrap_key(KeyWrapAlgorithm.rsa_oaep, os.urandom(32))
+    with pytest.raises(HttpResponseError) as caught:
+        crypto.unwrap_key(KeyWrapAlgorithm.rsa_oaep, wrapped.encrypted_key)
+    assert caught.value.status_code == 403
+
+
+def test_versionless_key_id_uses_the_latest_version(sdk: Sdk) -> None:
+    client = sdk.key_client(VAULT)
+    client.create_rsa_key("latest")
+    newest = client.rotate_key("latest")
+    crypto = sdk.crypto_client(f"{sdk.endpoints.vaults[VAULT]}/keys/latest")
+    wrapped = crypto.wrap_key(KeyWrapAlgorithm.rsa_oaep_256, b"k" * 32)
+    unwrapped = crypto.unwrap_key(KeyWrapAlgorithm.rsa_oaep_256, wrapped.encrypted_key)
+    assert unwrapped.key == b"k" * 32
+    assert unwrapped.key_id == newest.id
