@@ -6,9 +6,12 @@ and `tdemesh run` start fast and work on machines without a terminal UI.
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from tdemesh import __version__
+from tdemesh.cli_console import console_options, open_console
 
 
 @click.group(
@@ -16,17 +19,21 @@ from tdemesh import __version__
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(__version__, prog_name="tdemesh")
+@console_options
 @click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli(ctx: click.Context, **console: Any) -> None:
     """Keep customer-managed TDE keys alive on two SQL Managed Instances.
 
     With no command, opens the console on the built-in simulator.
     """
     if ctx.invoked_subcommand is None:
-        raise click.UsageError("the console is not built yet; try `tdemesh sim serve`")
+        open_console(**console)
 
 
 def _register() -> None:
+    from tdemesh.cli_console import console
+
+    cli.add_command(console)
     from tdemesh.cli_sim import sim
 
     cli.add_command(sim)

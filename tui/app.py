@@ -88,6 +88,9 @@ class ConsoleApp(App[None]):
             self.set_keymap(self.settings.keymap)
         if self.session.sim is not None:
             self.refresh_sim()
+        from tui.screens.runner import offer_resume
+
+        offer_resume(self)
 
     @property
     def mesh_screen(self) -> MeshScreen:
@@ -192,8 +195,8 @@ class ConsoleApp(App[None]):
 
     @work(thread=True, group="sim", exit_on_error=False)
     def _sim_worker(self, what: str, call: Callable[[], object]) -> str:
-        call()
-        return what
+        said = call()
+        return what or (said if isinstance(said, str) else "")
 
     def refresh_sim(self) -> None:
         self.sim_call("", lambda: None)
@@ -242,12 +245,16 @@ class ConsoleApp(App[None]):
     def action_sim_fault(self, kind: str) -> None:
         sim = self.session.sim
         if sim is not None:
-            self.sim_call(f"Fault on: {kind}", lambda: sim.add_fault(kind))
+
+            def toggle() -> str:
+                return f"{kind} {'ON' if sim.toggle_fault(kind) else 'off'}"
+
+            self.sim_call("", toggle)
 
     def action_sim_clear(self) -> None:
         sim = self.session.sim
         if sim is not None:
-            self.sim_call("Faults cleared", sim.clear_faults)
+            self.sim_call("Faults and outages cleared", sim.clear_faults)
 
     def _sim_outages(self) -> set[str]:
         panel = self.mesh_screen.query(SimPanel)

@@ -69,18 +69,18 @@ def console_commands(app: ConsoleApp) -> Iterator[Command]:
                 partial(app.action_sim_outage, vault),
             )
         yield (
-            "sim: Throttling on",
+            "sim: Throttling on/off",
             "Every listener answers 429 with Retry-After",
             partial(app.action_sim_fault, "throttle"),
         )
         yield (
-            "sim: Latency on",
+            "sim: Latency on/off",
             "Every call takes 2 s longer",
             partial(app.action_sim_fault, "latency"),
         )
         yield (
-            "sim: Clear faults",
-            "Remove throttling and latency",
+            "sim: Clear faults and outages",
+            "Remove throttling, latency and vault outages",
             app.action_sim_clear,
         )
         yield (

@@ -1,8 +1,158 @@
-"""Placeholder."""
+"""The console's side of the runbook engine: catalogue, plan, run, resume.
+
+The engine is synchronous and calls its confirmer and observers on the
+run's own thread. `ConsoleConfirmer` turns a confirmation request into a
+modal on the UI thread and blocks the run until the operator answers; the
+observer hands each event to the UI thread the same way, so the screen
+always shows the step the engine is on.
+"""
 
 from __future__ import annotations
 
+import concurrent.futures
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from runbooks.confirm import (
+    Confirmation,
+    ConfirmationRequest,
+    now_text,
+    operator_name,
+)
+from runbooks.engine import Engine, Runbook, RunResult, finished_outcome, load_run
+from runbooks.errors import JournalError
+from runbooks.model import Danger, Plan
+from runbooks.paths import StateDirs
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """A run whose journal has no end: offered for resumption at start."""
+
+    run_id: str
+    runbook: str
+    mesh: str
+    restore_pending: bool
+
 
 class RunbookHost:
+    """The runbooks of one mesh, the estate they act on, where runs live."""
+
+    def __init__(
+        self,
+        runbooks: Mapping[str, Runbook],
+        estate: object,
+        mesh: str,
+        dirs: StateDirs,
+        operator: str | None = None,
+    ) -> None:
+        self.runbooks = dict(runbooks)
+        self.estate = estate
+        self.mesh = mesh
+        self.dirs = dirs
+        self.operator = operator or operator_name()
+
     def catalogue(self) -> list[tuple[str, str, str]]:
-        return []
+        """(name, title, what it is for) for each runbook."""
+        return [
+            (name, r.title, (getattr(r, "__doc__", "") or "").strip().split("\n")[0])
+            for name, r in self.runbooks.items()
+        ]
+
+    def title_of(self, name: str) -> str:
+        return self.runbooks[name].title
+
+    def engine(self, confirmer: Any, observer: Callable[[object], None]) -> Engine:
+        return Engine(self.dirs, confirmer, [observer], operator=self.operator)
+
+    def plan(self, name: str, parameters: Mapping[str, str]) -> Plan:
+        engine = self.engine(None, lambda event: None)
+        return engine.plan(self.runbooks[name], self.estate, self.mesh, parameters)
+
+    def run(
+        self,
+        name: str,
+        parameters: Mapping[str, str],
+        confirmer: Any,
+        observer: Callable[[object], None],
+    ) -> RunResult:
+        engine = self.engine(confirmer, observer)
+        return engine.run(self.runbooks[name], self.estate, self.mesh, parameters)
+
+    def resume(
+        self, run_id: str, confirmer: Any, observer: Callable[[object], None]
+    ) -> RunResult:
+        state = load_run(self.dirs, run_id)
+        engine = self.engine(confirmer, observer)
+        return engine.resume(run_id, self.runbooks[state.runbook], self.estate)
+
+    def interrupted(self) -> list[Interrupted]:
+        """Runs of this mesh that never finished, newest first."""
+        if not self.dirs.journal.exists():
+            return []
+        found = []
+        for path in sorted(self.dirs.journal.glob("*.jsonl"), reverse=True):
+            try:
+                if finished_outcome(self.dirs, path.stem) is not None:
+                    continue
+                state = load_run(self.dirs, path.stem)
+            except (JournalError, OSError, ValueError, KeyError):
+                continue
+            if state.mesh == self.mesh and state.runbook in self.runbooks:
+                found.append(
+                    Interrupted(
+                        state.run_id, state.runbook, state.mesh, state.restore_pending
+                    )
+                )
+        return found
+
+
+class ConsoleConfirmer:
+    """Answers the engine's questions with the console's modals."""
+
+    def __init__(self, app: App[Any], operator: str) -> None:
+        self.app = app
+        self.operator = operator
+        self._pending: concurrent.futures.Future[Any] | None = None
+
+    def confirm(self, request: ConfirmationRequest) -> Confirmation:
+        answer: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._pending = answer
+        self.app.call_from_thread(self._ask, request, answer)
+        confirmed = answer.result()
+        self._pending = None
+        if confirmed is None:
+            return Confirmation(False, self.operator, now_text(), how="console")
+        typed = request.name_to_type if request.danger is Danger.IRREVERSIBLE else "yes"
+        return Confirmation(
+            True,
+            self.operator,
+            now_text(),
+            typed=typed,
+            reason=confirmed.reason,
+            how="console",
+        )
+
+    def abandon(self) -> None:
+        """The console is closing: a question nobody will answer is a no."""
+        pending = self._pending
+        if pending is not None and not pending.done():
+            pending.set_result(None)
+
+    def _ask(
+        self, request: ConfirmationRequest, answer: concurrent.futures.Future[Any]
+    ) -> None:
+        from tui.screens.modals import ConfirmModal, TypedConfirmModal
+
+        message = f"{request.why}\n\nCall: {request.operation}\nOn: {request.target}"
+        if request.danger is Danger.IRREVERSIBLE:
+            modal: Any = TypedConfirmModal(request.title, message, request.name_to_type)
+        else:
+            modal = ConfirmModal(
+                request.title, message, "This changes the estate; Cancel stops the run."
+            )
+        self.app.push_screen(modal, callback=answer.set_result)

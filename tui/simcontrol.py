@@ -14,9 +14,11 @@ from typing import Any
 
 import httpx
 
-FAULT_KINDS = {
-    "throttle": "throttling (429 with Retry-After)",
-    "latency": "latency (2 s per call)",
+# What each fault of the panel does; the simulator applies it to every
+# listener until it is switched off.
+FAULT_SETTINGS: dict[str, dict[str, Any]] = {
+    "throttle": {"retry_after": 1},
+    "latency": {"delay_seconds": 2.0},
 }
 
 
@@ -64,13 +66,13 @@ class SimControl:
     def state(self) -> SimState:
         clock = self._call("GET", "clock")
         self.scale = float(clock.get("scale", 1.0))
-        state = self._call("GET", "state") or {}
-        outages = tuple(sorted(state.get("outages", {})))
-        faults = tuple(
-            (str(f.get("id")), str(f.get("kind"))) for f in state.get("faults", [])
-        )
+        outages = self._call("GET", "outages") or {}
+        faults = self._call("GET", "faults") or {}
         return SimState(
-            datetime.fromisoformat(clock["now"]), self.scale, outages, faults
+            datetime.fromisoformat(clock["now"]),
+            self.scale,
+            tuple(sorted(str(o["vault"]) for o in outages.get("value", []))),
+            tuple((str(f["id"]), str(f["kind"])) for f in faults.get("value", [])),
         )
 
     def advance(self, seconds: float) -> None:
@@ -86,15 +88,21 @@ class SimControl:
     def end_outage(self, vault: str) -> None:
         self._call("DELETE", f"outages/{vault}")
 
-    def add_fault(self, kind: str) -> str:
-        body: dict[str, Any] = {"kind": kind, "listener": "*"}
-        if kind == "latency":
-            body["delay_seconds"] = 2.0
-        answer = self._call("POST", "faults", body) or {}
-        return str(answer.get("id", ""))
+    def toggle_fault(self, kind: str) -> bool:
+        """Switch a fault kind on (on every listener) or off; True when on."""
+        active = [fault_id for fault_id, k in self.state().faults if k == kind]
+        for fault_id in active:
+            self._call("DELETE", f"faults/{fault_id}")
+        if active:
+            return False
+        body: dict[str, Any] = {"kind": kind}
+        body.update(FAULT_SETTINGS.get(kind, {}))
+        self._call("POST", "faults", body)
+        return True
 
     def clear_faults(self) -> None:
         self._call("DELETE", "faults")
+        self._call("DELETE", "outages")
 
     def close(self) -> None:
         self._client.close()

@@ -140,11 +140,19 @@ class Problem:
     @classmethod
     def of(cls, error: BaseException) -> Problem:
         """Domain errors carry title/what/why/fix; anything else is shown as is."""
-        title = getattr(error, "title", "") or type(error).__name__
+        title = getattr(error, "title", "") or _words(type(error).__name__)
         what = getattr(error, "what", "") or getattr(error, "message", "")
         why = getattr(error, "why", "")
-        message = " ".join(p for p in (str(what), str(why)) if p) or str(error)
+        resource = getattr(error, "resource", "")
+        on = f"Resource: {resource}." if resource else ""
+        message = " ".join(str(p) for p in (what, why, on) if p) or str(error)
         return cls(str(title), message, str(getattr(error, "fix", "") or ""))
+
+
+def _words(name: str) -> str:
+    """`AccessDenied` -> `Access denied`."""
+    spaced = "".join(f" {c.lower()}" if c.isupper() else c for c in name).strip()
+    return spaced[:1].upper() + spaced[1:]
 
 
 class ErrorModal(ModalScreen[None]):

@@ -33,7 +33,7 @@ class SimPanel(VerticalScroll):
         yield Static("[b]Faults[/b]", classes="sim-heading")
         yield Button("throttling", id="sim-fault-throttle", compact=True)
         yield Button("latency", id="sim-fault-latency", compact=True)
-        yield Button("clear faults", id="sim-clear", compact=True)
+        yield Button("clear all", id="sim-clear", compact=True)
         yield Static("", id="sim-faults")
 
     def show(self, state: SimState) -> None:
