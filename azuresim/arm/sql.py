@@ -359,8 +359,8 @@ class SqlProvider:
     def _refuse_geo_primary_key(
         self, instance: ManagedInstance, key: InstanceKey
     ) -> None:
-        """The secondary may not drop its last copy of the material that
-        protects the geo-primary."""
+        """The secondary may not drop the key (the same key URI) that is the
+        TDE protector of its geo-primary."""
         group = self.group_of(instance)
         if group is None or group.secondary_instance != instance.name:
             return
@@ -368,16 +368,14 @@ class SqlProvider:
         if primary is None or primary.protector.server_key_type != "AzureKeyVault":
             return
         protector = primary.keys.get(primary.protector.server_key_name)
-        if protector is None or protector.thumbprint != key.thumbprint:
-            return
-        if behaviour.same_material(instance, key):
+        if protector is None or not same(protector.uri, key.uri):
             return
         raise ArmError(
             400,
             "AzureKeyVaultKeyUsedOnGeoPrimary",
-            f"The key '{key.name}' holds the material of the TDE protector of the "
-            f"geo-primary '{primary.name}'; the secondary '{instance.name}' must "
-            "keep a copy of it.",
+            f"The key '{key.name}' is the TDE protector of the geo-primary "
+            f"'{primary.name}' and cannot be removed from its secondary "
+            f"'{instance.name}'.",
         )
 
     # ------------------------------------------------------------------
