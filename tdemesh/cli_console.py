@@ -115,16 +115,16 @@ def opened(
 
 def session_for(name: str, mesh: Any, data_dir: Path | None) -> Any:
     """Everything the console needs for one mesh: look, runbooks, sim controls."""
+    from mesh.gateway import Gateway
     from runbooks.connect import open_estate
-
-    from mesh.assess import assess
     from runbooks.paths import state_dirs
     from runbooks.registry import RUNBOOKS
     from tui.runner_host import RunbookHost
     from tui.session import Look, Session
     from tui.widgets.header import Where
 
-    estate = open_estate(name, mesh)
+    gateway = Gateway(mesh.endpoints())
+    estate = open_estate(name, mesh, gateway)
     simulator = mesh.cloud == "Simulator"
     where = Where(
         simulator,
@@ -136,7 +136,10 @@ def session_for(name: str, mesh: Any, data_dir: Path | None) -> Any:
     )
 
     def look() -> Look:
-        snapshot = estate.access.snapshot()
+        from mesh.assess import assess  # on the worker, after the first frame
+        from mesh.probe import probe
+
+        snapshot = probe(gateway, name, mesh)
         return Look(snapshot, assess(snapshot))
 
     host = RunbookHost(RUNBOOKS, estate, name, state_dirs(data_dir).ensure())

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -21,22 +21,31 @@ from textual.screen import Screen
 from textual.widgets import Button
 from textual.worker import Worker, WorkerState
 
-from tui.commands import ConsoleCommands
-from tui.screens.help import HelpScreen, key_rows
 from tui.screens.mesh import MeshScreen
-from tui.screens.modals import ConfirmModal, ErrorModal, Problem
 from tui.session import Session
 from tui.settings import ConsoleSettings
 from tui.widgets.header import WhereBar
 from tui.widgets.simpanel import SimPanel
 
+if TYPE_CHECKING:
+    from textual.command import Provider
+
+    from tui.screens.modals import Problem
+
 ADVANCE_SECONDS = 600
+
+
+def console_commands() -> type[Provider]:
+    """The palette provider, imported when the palette first opens."""
+    from tui.commands import ConsoleCommands
+
+    return ConsoleCommands
 
 
 class ConsoleApp(App[None]):
     CSS_PATH = "console.tcss"
     TITLE = "tdemesh"
-    COMMANDS = App.COMMANDS | {ConsoleCommands}
+    COMMANDS = App.COMMANDS | {console_commands}
     BINDINGS = [
         Binding(
             "f1",
@@ -88,9 +97,10 @@ class ConsoleApp(App[None]):
             self.set_keymap(self.settings.keymap)
         if self.session.sim is not None:
             self.refresh_sim()
-        from tui.screens.runner import offer_resume
+        if self.session.runbooks is not None:
+            from tui.screens.runner import offer_resume
 
-        offer_resume(self)
+            offer_resume(self)
 
     @property
     def mesh_screen(self) -> MeshScreen:
@@ -104,6 +114,7 @@ class ConsoleApp(App[None]):
     # -- help, screenshots, errors ------------------------------------------
 
     def key_areas(self) -> list[tuple[str, Iterable[Binding]]]:
+        from tui.screens.modals import ConfirmModal
         from tui.screens.runner import RunnerScreen
 
         def only(bindings: list[Any]) -> list[Binding]:
@@ -129,6 +140,8 @@ class ConsoleApp(App[None]):
         ]
 
     def action_help(self) -> None:
+        from tui.screens.help import HelpScreen, key_rows
+
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen(key_rows(self.key_areas(), self.settings.keymap)))
@@ -145,6 +158,8 @@ class ConsoleApp(App[None]):
         self.notify(saved, title="Screenshot saved")
 
     def show_error(self, error: BaseException | Problem) -> None:
+        from tui.screens.modals import ErrorModal, Problem
+
         problem = error if isinstance(error, Problem) else Problem.of(error)
         self.push_screen(ErrorModal(problem))
 
@@ -162,6 +177,8 @@ class ConsoleApp(App[None]):
         if self.session.where.simulator:
             self.set_armed(True)
             return
+        from tui.screens.modals import ConfirmModal
+
         where = self.session.where
         self.push_screen(
             ConfirmModal(

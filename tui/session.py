@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from mesh.assessment import Assessment
-from mesh.snapshot import Snapshot
 from tui.widgets.header import Where
 
 if TYPE_CHECKING:
+    # Types only: mesh's Snapshot module is imported by the first look, on
+    # its worker, so the first frame does not wait for it.
+    from mesh.assessment import Assessment
+    from mesh.snapshot import Snapshot
     from tui.runner_host import RunbookHost
     from tui.simcontrol import SimControl
 

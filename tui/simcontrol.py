@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 # What each fault of the panel does; the simulator applies it to every
 # listener until it is switched off.
@@ -48,7 +49,9 @@ class SimControl:
         self.admin_url = admin_url.rstrip("/")
         self.vaults = vaults
         self.scale = 1.0
-        self._client = httpx.Client(verify=ca_bundle, timeout=10.0)
+        import httpx  # only the simulator needs it; keeps start-up quick
+
+        self._client: httpx.Client = httpx.Client(verify=ca_bundle, timeout=10.0)
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         try:

@@ -11,7 +11,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mesh.assess import assess
 from mesh.snapshot import (
     Database,
     Endpoint,
@@ -270,6 +269,8 @@ KINDS = {
 
 
 def look(kind: str) -> Look:
+    from mesh.assess import assess  # as the console does: after the first frame
+
     snapshot = KINDS[kind]()
     return Look(snapshot, assess(snapshot))
 
@@ -283,5 +284,4 @@ def frozen_session(
     kind: str = "healthy", simulator: bool = True, **extra: Any
 ) -> Session:
     """A session that always sees the same estate at the same moment."""
-    fixed = look(kind)
-    return Session(where(simulator), lambda: fixed, clock=lambda: NOW, **extra)
+    return Session(where(simulator), lambda: look(kind), clock=lambda: NOW, **extra)

@@ -6,12 +6,13 @@ saw; a part that could not be read says so, with the read error's reason.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.markup import escape
 from textual.widgets import Static
 
-from mesh.snapshot import Endpoint, Instance, ReadError, Snapshot, Vault
 from tui.widgets.marks import (
     BAD,
     DIM,
@@ -25,6 +26,9 @@ from tui.widgets.marks import (
     short_version,
     state_word,
 )
+
+if TYPE_CHECKING:
+    from mesh.snapshot import Endpoint, Instance, ReadError, Snapshot, Vault
 
 DATABASE_GOOD = {"online"}
 DATABASE_BAD = {"inaccessible", "offline", "shutdown", "stopped"}
