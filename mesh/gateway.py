@@ -92,6 +92,7 @@ class Gateway:
         self.observer = observer
         self.retry = retry or RetryPolicy()
         self._credential = credential
+        self._owns_credential = credential is None
         self._polling = polling_interval or (
             SIMULATOR_POLLING_SECONDS if endpoints.is_simulator else None
         )
@@ -657,6 +658,16 @@ class Gateway:
             )
         )
 
+    def list_network_security_groups(self, rg: str) -> list[dict[str, Any]]:
+        return [
+            wire(g)
+            for g in self._call(
+                "network.security_groups.list",
+                rg,
+                lambda: list(self.network.network_security_groups.list(rg)),
+            )
+        ]
+
     def create_security_rule(
         self, rg: str, nsg: str, rule: str, properties: dict[str, Any]
     ) -> dict[str, Any]:
@@ -851,6 +862,9 @@ class Gateway:
         with self._lock:
             clients = list(self._clients.values())
             self._clients.clear()
+            if self._owns_credential and self._credential is not None:
+                clients.append(self._credential)
+                self._credential = None
         for client in clients:
             closer = getattr(client, "close", None)
             if callable(closer):
