@@ -643,6 +643,7 @@ def attributes(vault: Vault, version: KeyVersion) -> dict[str, Any]:
         result["recoverableDays"] = vault.soft_delete_retention_days
     result["exportable"] = version.exportable
     result["hsmPlatform"] = "2" if version.kty.endswith("-HSM") else "0"
+    result["key_size"] = version.key_size  # recorded from 2026 on
     return result
 
 
