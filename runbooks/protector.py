@@ -13,14 +13,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from mesh.keyuri import parse_key_uri, server_key_name
+from mesh.snapshot import KeyVersion
 from runbooks.common import estate_of, primary, secondary
 from runbooks.engine import RunContext
 from runbooks.errors import Refused, StepFailed
-from runbooks.estate import thumbprint_of_key
 from runbooks.keys import SIZES, load_private_key
 from runbooks.model import Danger, Step
-
-GOOD_RECOVERY = ("Recoverable", "CustomizedRecoverable")
 
 
 def key_name(ctx: RunContext) -> str:
@@ -72,7 +70,7 @@ def copy_step(ctx: RunContext) -> Step:
         if copy is None:
             return False
         original = estate.vault_key(c, source, name)
-        if thumbprint_of_key(copy) != thumbprint_of_key(original):
+        if original is None or copy.thumbprint != original.thumbprint:
             raise Refused(
                 "A different key has this name",
                 f"vault {target} already holds a key {name} with other material; "
@@ -108,7 +106,7 @@ def import_step(ctx: RunContext, region: str, route: str, key_file: str) -> Step
     def done(c: RunContext) -> bool:
         current = estate.vault_key(c, vault, name)
         wanted = str(c.values.get("file_thumbprint", ""))
-        return current is not None and thumbprint_of_key(current) == wanted
+        return current is not None and current.thumbprint == wanted
 
     return Step(
         id=f"import-{vault}-{name}",
@@ -152,8 +150,8 @@ def validate_step(ctx: RunContext) -> Step:
             if key is None:
                 raise StepFailed("Key missing", f"{vault} has no key {name}", "")
             _check_key(vault, name, key)
-            prints[vault] = thumbprint_of_key(key)
-            c.remember(f"uri:{vault}", str(key.id))
+            prints[vault] = key.thumbprint
+            c.remember(f"uri:{vault}", key.kid)
         if len(set(prints.values())) != 1:
             raise StepFailed(
                 "The copies differ",
@@ -177,23 +175,18 @@ def validate_step(ctx: RunContext) -> Step:
     )
 
 
-def _check_key(vault: str, name: str, key: object) -> None:
-    props = getattr(key, "properties", None)
-    jwk = getattr(key, "key", None)
+def _check_key(vault: str, name: str, key: KeyVersion) -> None:
     problems = []
-    kty = str(getattr(jwk, "kty", ""))
-    size = len(getattr(jwk, "n", b"") or b"") * 8
-    if kty not in ("RSA", "RSA-HSM"):
-        problems.append(f"type {kty} (RSA or RSA-HSM needed)")
-    if size not in SIZES:
-        problems.append(f"size {size} bits (2048 or 3072 needed)")
-    if props is not None and props.enabled is False:
+    if key.kty not in ("RSA", "RSA-HSM"):
+        problems.append(f"type {key.kty} (RSA or RSA-HSM needed)")
+    if key.size not in SIZES:
+        problems.append(f"size {key.size} bits (2048 or 3072 needed)")
+    if key.enabled is False:
         problems.append("it is disabled")
-    expires = getattr(props, "expires_on", None)
-    if expires is not None and expires <= datetime.now(UTC):
-        problems.append(f"it expired at {expires:%Y-%m-%d %H:%M}")
-    level = str(getattr(props, "recovery_level", "") or "")
-    if level and level not in GOOD_RECOVERY:
+    if key.expires is not None and key.expires <= datetime.now(UTC):
+        problems.append(f"it expired at {key.expires:%Y-%m-%d %H:%M}")
+    level = key.recovery_level or ""
+    if level and "Purgeable" in level:
         problems.append(
             f"recovery level {level} (soft delete and purge protection needed)"
         )
@@ -254,7 +247,7 @@ def _register_step(ctx: RunContext, region: str, vault: str) -> Step:
         danger=Danger.CHANGE,
         operation="sql.managed_instance_keys.begin_create_or_update",
         target=f"{instance}/keys/{vault}_{key_name(ctx)}_<version>",
-        action=lambda c: estate.register_key(c, region, uri_of(c, vault)) and None,
+        action=lambda c: estate.register_key(c, region, uri_of(c, vault)),
         is_done=registered,
         verify=check,
         arguments=lambda c: {"serverKeyType": "AzureKeyVault", "uri": uri_of(c, vault)},

@@ -155,8 +155,7 @@ def _identity_step(ctx: RunContext, region: str) -> Step:
     instance = estate.instance(region)
 
     def done(c: RunContext) -> bool:
-        identity = estate.managed_instance(c, region).get("identity") or {}
-        return bool(identity.get("principalId"))
+        return estate.principal_id(c, region) is not None
 
     def check(c: RunContext) -> None:
         if not done(c):
@@ -186,8 +185,8 @@ def _protect_step(ctx: RunContext, region: str) -> Step:
 
     def done(c: RunContext) -> bool:
         props = estate.vault_properties(c, region)
-        return bool(props.get("enable_soft_delete", True)) and bool(
-            props.get("enable_purge_protection")
+        return bool(props.get("enableSoftDelete", True)) and bool(
+            props.get("enablePurgeProtection")
         )
 
     def check(c: RunContext) -> None:
@@ -219,8 +218,7 @@ def _grant_step(ctx: RunContext, vault_region: str, instance_region: str) -> Ste
     vault, instance = estate.vault(vault_region), estate.instance(instance_region)
 
     def principal(c: RunContext) -> str:
-        identity = estate.managed_instance(c, instance_region).get("identity") or {}
-        found = identity.get("principalId")
+        found = estate.principal_id(c, instance_region)
         if not found:
             raise StepFailed(
                 "No identity",
@@ -238,7 +236,7 @@ def _grant_step(ctx: RunContext, vault_region: str, instance_region: str) -> Ste
         return ("unknown",) if gaps is None else gaps
 
     def act(c: RunContext) -> None:
-        rbac = estate.vault_properties(c, vault_region).get("enable_rbac_authorization")
+        rbac = estate.vault_properties(c, vault_region).get("enableRbacAuthorization")
         if rbac:
             estate.grant_role(c, vault_region, principal(c))
         else:

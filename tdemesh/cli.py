@@ -37,6 +37,10 @@ def _register() -> None:
     from tdemesh.cli_sim import sim
 
     cli.add_command(sim)
+    from tdemesh.cli_runbooks import journal, run
+
+    cli.add_command(run)
+    cli.add_command(journal)
     from tdemesh.cli_mesh import check, discover
 
     cli.add_command(check)

@@ -1,0 +1,346 @@
+"""`tdemesh run ...` and `tdemesh journal ...`: the runbooks without the
+console.
+
+The same engine the console drives: a plan first, then each step with its
+confirmation at the prompt (or `--yes` / `--confirm NAME` when nobody is
+there), progress and retries printed as they happen, a journal and a report
+per run. With no config the built-in simulator is started on the runbook's
+starting scenario.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from runbooks import events
+from runbooks.confirm import (
+    ChainConfirmer,
+    Confirmer,
+    TerminalConfirmer,
+    UnattendedConfirmer,
+)
+from runbooks.errors import RunbookError
+from runbooks.paths import DATA_DIR_ENV, StateDirs, state_dirs
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _runbook_names() -> list[str]:
+    from runbooks.registry import RUNBOOKS
+
+    return list(RUNBOOKS)
+
+
+def _parameters(values: tuple[str, ...]) -> dict[str, str]:
+    found = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="-p")
+        found[key.strip()] = value.strip()
+    return found
+
+
+def _confirmer(yes: bool, names: tuple[str, ...], reason: str) -> Confirmer:
+    unattended = UnattendedConfirmer(yes, names, reason)
+    if not sys.stdin.isatty():
+        return unattended
+    terminal = TerminalConfirmer(
+        ask=lambda text: click.prompt(text, default="", show_default=False),
+        say=click.echo,
+    )
+    return ChainConfirmer(unattended, terminal)
+
+
+def _print(event: object) -> None:
+    line = events.render(event)
+    if line is not None:
+        click.echo(line)
+
+
+@contextmanager
+def _estate(
+    runbook: Any, mesh: str | None, config: Path | None
+) -> Iterator[tuple[Any, str]]:
+    """The estate to run on: the configured mesh, or a fresh simulator on
+    the runbook's starting scenario when there is no config."""
+    from runbooks.connect import open_estate
+
+    from mesh.config import find_config, load_config
+
+    path = find_config(config)
+    if path is not None:
+        loaded = load_config(path)
+        name, chosen = loaded.mesh(mesh)
+        yield open_estate(name, chosen), name
+        return
+
+    from azuresim import process
+
+    click.echo(
+        f"No config found: starting the built-in simulator on the "
+        f"{runbook.scenario} scenario."
+    )
+    with process.start(scenario=runbook.scenario) as sim:
+        loaded = load_config(sim.config_path)
+        name, chosen = loaded.mesh(mesh)
+        yield open_estate(name, chosen), name
+
+
+@click.command(
+    "run",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.argument("runbook", metavar="RUNBOOK")
+@click.option("--mesh", "mesh", help="The mesh from the config (default: its default).")
+@click.option(
+    "--plan", "plan_only", is_flag=True, help="Print the plan; change nothing."
+)
+@click.option("--yes", is_flag=True, help="Accept every change without asking.")
+@click.option(
+    "--confirm",
+    "names",
+    multiple=True,
+    metavar="NAME",
+    help="Accept the irreversible step on the resource NAME (repeatable).",
+)
+@click.option("--reason", default="", help="Why (recorded with --confirm).")
+@click.option("--resume", "resume", metavar="RUN_ID", help="Resume a run.")
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A runbook parameter (repeatable); see the runbook's help below.",
+)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The tdemesh config (default: $TDEMESH_CONFIG, then the user config).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help=f"Where journals and reports go (default: ${DATA_DIR_ENV}, then the "
+    "user data directory).",
+)
+def run(
+    runbook: str,
+    mesh: str | None,
+    plan_only: bool,
+    yes: bool,
+    names: tuple[str, ...],
+    reason: str,
+    resume: str | None,
+    params: tuple[str, ...],
+    config: Path | None,
+    data_dir: Path | None,
+) -> None:
+    """Run a runbook: setup, rotation, vault-loss or failover-drill.
+
+    \b
+    The plan comes first: each action with the SDK call, the resource and the
+    arguments, and what is already done. Then each step: a check that it is
+    not already done, a confirmation (y/n for changes; the resource name and
+    a reason for irreversible steps), the call, a re-read to verify it, and a
+    checkpoint in the run's journal.
+
+    \b
+    Examples:
+      tdemesh run setup --plan
+      tdemesh run setup -p route=pem -p key_file=tde.pem
+      tdemesh run rotation --yes
+      tdemesh run vault-loss --yes --confirm nsg-sqlmi-eastus2 --reason drill
+      tdemesh run failover-drill --resume 20261203T160000Z-failover-drill-ab12cd
+
+    \b
+    Parameters (-p NAME=VALUE):
+      setup           route=backup-restore|hsm|pem, key_file, key_name,
+                      key_size=2048|3072, auto_rotation=false|true
+      rotation        route=new-name|import, key_name, key_file,
+                      key_format=pem|hsm, auto_rotation=keep|true|false
+      vault-loss      instance=REGION, vault=REGION, method=nsg|outage,
+                      second=no|yes, extend=no|yes
+      failover-drill  (none)
+
+    Exit status: 0 done, 1 failed or refused, 2 usage or config error,
+    130 interrupted (resume with --resume RUN_ID).
+    """
+    from runbooks import registry
+
+    try:
+        module = registry.get(runbook)
+    except KeyError as error:
+        raise click.UsageError(str(error.args[0])) from None
+    parameters = _parameters(params)
+    dirs = state_dirs(data_dir).ensure()
+    try:
+        code = _drive(
+            module,
+            dirs,
+            mesh,
+            config,
+            plan_only,
+            yes,
+            names,
+            reason,
+            resume,
+            parameters,
+        )
+    except RunbookError as error:
+        click.echo(error.for_people(), err=True)
+        code = EXIT_FAILED
+    except KeyboardInterrupt:
+        click.echo("\nInterrupted.", err=True)
+        code = EXIT_INTERRUPTED
+    except Exception as error:  # config, endpoints, simulator start
+        click.echo(_explain(error), err=True)
+        code = EXIT_USAGE
+    sys.exit(code)
+
+
+def _explain(error: Exception) -> str:
+    from mesh.config import ConfigError
+
+    if isinstance(error, ConfigError):
+        return (
+            f"Config problem: {error.problem}\n  in {error.file}: {error.key}\n"
+            f"  What to do: {error.fix}"
+        )
+    return f"{type(error).__name__}: {error}"
+
+
+def _drive(
+    module: Any,
+    dirs: StateDirs,
+    mesh: str | None,
+    config: Path | None,
+    plan_only: bool,
+    yes: bool,
+    names: tuple[str, ...],
+    reason: str,
+    resume: str | None,
+    parameters: dict[str, str],
+) -> int:
+    from runbooks.engine import Engine, load_run, unfinished_restores
+    from runbooks.registry import RESTORING, RUNBOOKS
+
+    engine = Engine(dirs, _confirmer(yes, names, reason), [_print])
+    with _estate(module, mesh, config) as (estate, mesh_name):
+        if plan_only:
+            click.echo(engine.plan(module, estate, mesh_name, parameters).render())
+            return 0
+        for pending in unfinished_restores(dirs, set(RESTORING)):
+            if pending == resume:
+                continue
+            click.echo(
+                f"Run {pending} changed the estate and never put it back: "
+                "restoring it first."
+            )
+            state = load_run(dirs, pending)
+            if state.mesh != mesh_name:
+                click.echo(f"  (it ran on mesh {state.mesh}; skipped here)")
+                continue
+            engine.resume(pending, RUNBOOKS[state.runbook], estate, restore_only=True)
+        if resume:
+            result = engine.resume(resume, module, estate)
+        else:
+            result = engine.run(module, estate, mesh_name, parameters)
+    if result.reports:
+        click.echo(f"Journal: {result.journal}\nReport: {result.reports[0]}")
+    if result.outcome == "interrupted":
+        click.echo(f"Resume with: tdemesh run {module.name} --resume {result.run_id}")
+        return EXIT_INTERRUPTED
+    if not result.ok:
+        if result.outcome == "failed":
+            click.echo(
+                f"Fix the cause, then: tdemesh run {module.name} --resume "
+                f"{result.run_id}",
+                err=True,
+            )
+        return EXIT_FAILED
+    return 0
+
+
+@click.group("journal", context_settings={"help_option_names": ["-h", "--help"]})
+def journal() -> None:
+    """The runs' journals: list them, verify them, rebuild their reports."""
+
+
+_DATA_DIR = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help=f"Where journals are (default: ${DATA_DIR_ENV}, then the user data dir).",
+)
+
+
+@journal.command("verify")
+@click.argument("runs", nargs=-1, metavar="[RUN_ID|FILE]...")
+@_DATA_DIR
+def verify_command(runs: tuple[str, ...], data_dir: Path | None) -> None:
+    """Check that no journal was edited: every record's hash and the chain.
+
+    With no argument every journal in the data directory is checked. Exit
+    status 1 when any journal fails.
+    """
+    from runbooks.journal import iter_runs, verify
+
+    dirs = state_dirs(data_dir)
+    paths = [Path(r) if r.endswith(".jsonl") else dirs.journal_file(r) for r in runs]
+    if not runs:
+        paths = list(iter_runs(dirs.journal))
+        if not paths:
+            click.echo(f"No journals in {dirs.journal}.")
+            return
+    failed = 0
+    for path in paths:
+        check = verify(path)
+        if check.ok:
+            state = "finished" if check.finished else "unfinished"
+            click.echo(f"ok      {path.stem} ({check.records} records, {state})")
+        else:
+            failed += 1
+            click.echo(f"BROKEN  {path.stem}: " + "; ".join(check.problems))
+    sys.exit(1 if failed else 0)
+
+
+@journal.command("list")
+@_DATA_DIR
+def list_command(data_dir: Path | None) -> None:
+    """The runs in the data directory, newest last, with their outcomes."""
+    from runbooks.engine import finished_outcome
+    from runbooks.errors import JournalError
+    from runbooks.journal import iter_runs
+
+    dirs = state_dirs(data_dir)
+    for path in iter_runs(dirs.journal):
+        try:
+            outcome = finished_outcome(dirs, path.stem) or "unfinished"
+        except JournalError:
+            outcome = "unreadable"
+        click.echo(f"{path.stem}  {outcome}")
+
+
+@journal.command("report")
+@click.argument("run_id")
+@_DATA_DIR
+def report_command(run_id: str, data_dir: Path | None) -> None:
+    """Rebuild a run's Markdown and JSON report from its journal."""
+    from runbooks.errors import JournalError
+    from runbooks.report import write_reports
+
+    try:
+        paths = write_reports(state_dirs(data_dir), run_id)
+    except JournalError as error:
+        click.echo(error.for_people(), err=True)
+        sys.exit(1)
+    click.echo("\n".join(paths))
