@@ -79,6 +79,7 @@ class NetworkProvider:
                 "provisioningState": "Succeeded",
                 "privateLinkServiceId": vault_id,
                 "groupIds": ["vault"],
+                "requestMessage": "",
                 "privateLinkServiceConnectionState": {
                     "status": status,
                     "description": description,

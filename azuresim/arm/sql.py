@@ -109,6 +109,7 @@ class SqlProvider:
             "timezoneId": "UTC",
             "privateEndpointConnections": [],
             "minimalTlsVersion": "1.2",
+            "storageAccountType": "GRS",
             "currentBackupStorageRedundancy": "Geo",
             "requestedBackupStorageRedundancy": "Geo",
             "zoneRedundant": False,
@@ -539,6 +540,9 @@ class SqlProvider:
             "collation": "SQL_Latin1_General_CP1_CI_AS",
             "status": database.status,
             "creationDate": iso(database.created),
+            "earliestRestorePoint": iso(
+                database.created + timedelta(minutes=2) if database.created else None
+            ),
             "defaultSecondaryLocation": self._secondary_location(instance),
         }
         group = self.group_of(instance)
