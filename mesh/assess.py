@@ -1357,7 +1357,9 @@ def _deadlines(snapshot: Snapshot, details: list[_PathDetail]) -> list[Deadline]
                     DeadlineKind.INACCESSIBLE,
                     instance.name,
                     since + INACCESSIBLE_AFTER,
-                    f"databases refuse connections about 10 minutes after {basis}",
+                    "at the earliest, databases refuse connections 10 minutes "
+                    f"after {basis} (at the latest 10 minutes after the next "
+                    "key check)",
                 )
             )
         deadlines.append(
@@ -1365,7 +1367,7 @@ def _deadlines(snapshot: Snapshot, details: list[_PathDetail]) -> list[Deadline]
                 DeadlineKind.AUTO_HEAL,
                 instance.name,
                 since + AUTO_HEAL_WINDOW,
-                f"the 30-minute auto-heal window from {basis}",
+                f"the 30-minute auto-heal window from {basis}, at the earliest",
             )
         )
     return deadlines

@@ -54,6 +54,7 @@ log = logging.getLogger("tdemesh.gateway")
 SIMULATOR_POLLING_SECONDS = 0.25
 CONNECTION_TIMEOUT = 10
 READ_TIMEOUT = 60
+HTTP_POOL_SIZE = 32
 ROLE_DEFINITION = (
     "/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{role}"
 )
@@ -98,6 +99,7 @@ class Gateway:
         )
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
+        self._http: Any = None
         self.calls = 0
         self.azure_time: datetime | None = None
 
@@ -129,15 +131,45 @@ class Gateway:
         return DefaultAzureCredential(authority=endpoints.authority)
 
     def _common(self) -> dict[str, Any]:
-        settings: dict[str, Any] = {
-            "retry_total": 0,
+        """Settings every client shares: no azure-core retries, our hook, and
+        one HTTP session whose pool is as wide as the probe's thread pool."""
+        from azure.core.pipeline.transport import RequestsTransport
+
+        connection: dict[str, Any] = {
             "connection_timeout": CONNECTION_TIMEOUT,
             "read_timeout": READ_TIMEOUT,
-            "raw_response_hook": self._on_response,
         }
         if self.endpoints.ca_bundle:
-            settings["connection_verify"] = self.endpoints.ca_bundle
-        return settings
+            connection["connection_verify"] = self.endpoints.ca_bundle
+        transport = RequestsTransport(
+            session=self._session(), session_owner=False, **connection
+        )
+        return {
+            "retry_total": 0,
+            "raw_response_hook": self._on_response,
+            "transport": transport,
+            **connection,
+        }
+
+    def _session(self) -> Any:
+        import requests
+        from requests.adapters import HTTPAdapter
+        from urllib3.util.retry import Retry
+
+        with self._lock:
+            if self._http is None:
+                session = requests.Session()
+                adapter = HTTPAdapter(
+                    pool_connections=8,
+                    pool_maxsize=HTTP_POOL_SIZE,
+                    max_retries=Retry(
+                        total=False, redirect=False, raise_on_status=False
+                    ),
+                )
+                session.mount("https://", adapter)
+                session.mount("http://", adapter)
+                self._http = session
+            return self._http
 
     def _mgmt(self, kind: str, factory: Callable[..., Any], **extra: Any) -> Any:
         with self._lock:
@@ -865,6 +897,9 @@ class Gateway:
             if self._owns_credential and self._credential is not None:
                 clients.append(self._credential)
                 self._credential = None
+            if self._http is not None:
+                clients.append(self._http)
+                self._http = None
         for client in clients:
             closer = getattr(client, "close", None)
             if callable(closer):
