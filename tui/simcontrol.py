@@ -8,6 +8,7 @@ the simulator.
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -51,7 +52,8 @@ class SimControl:
         self.scale = 1.0
         import httpx  # only the simulator needs it; keeps start-up quick
 
-        self._client: httpx.Client = httpx.Client(verify=ca_bundle, timeout=10.0)
+        context = ssl.create_default_context(cafile=ca_bundle)
+        self._client: httpx.Client = httpx.Client(verify=context, timeout=10.0)
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         try:

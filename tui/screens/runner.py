@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -41,18 +42,21 @@ from tui.widgets.marks import BAD, DIM, GOOD, WARN, coloured
 if TYPE_CHECKING:
     from tui.app import ConsoleApp
 
+# Table cells are Rich text, so these are Rich styles; each is also a word.
 STATE_MARK = {
-    StepState.PENDING: ("· pending", DIM),
-    StepState.RUNNING: ("▶ running", WARN),
-    StepState.DONE: ("✓ done", GOOD),
-    StepState.SKIPPED: ("↷ skipped", DIM),
-    StepState.FAILED: ("✗ FAILED", BAD),
+    StepState.PENDING: ("· pending", "dim"),
+    StepState.RUNNING: ("▶ running", "bold yellow"),
+    StepState.DONE: ("✓ done", "green"),
+    StepState.SKIPPED: ("↷ skipped", "dim"),
+    StepState.FAILED: ("✗ FAILED", "bold red"),
 }
 DANGER_WORD = {
-    Danger.READ: ("read", DIM),
-    Danger.CHANGE: ("change", WARN),
-    Danger.IRREVERSIBLE: ("IRREVERSIBLE", BAD),
+    Danger.READ: ("read", "dim"),
+    Danger.CHANGE: ("change", "yellow"),
+    Danger.IRREVERSIBLE: ("IRREVERSIBLE", "bold red"),
 }
+DANGER_MARKUP = {Danger.READ: DIM, Danger.CHANGE: WARN, Danger.IRREVERSIBLE: BAD}
+LEVEL_STYLE = {"warning": "yellow", "error": "bold red"}
 OUTCOME_COLOUR = {"succeeded": GOOD, "planned": GOOD}
 
 
@@ -155,7 +159,7 @@ class RunnerScreen(Screen[None]):
             yield table
             with Vertical(id="runner-side"):
                 yield Static("reading the plan…", id="runner-call")
-                log = RichLog(id="runner-log", wrap=True, markup=True)
+                log = RichLog(id="runner-log", wrap=True, markup=False)
                 log.border_title = "Log"
                 yield log
                 report = Static("", id="runner-report")
@@ -218,13 +222,13 @@ class RunnerScreen(Screen[None]):
             key = self._key(action)
             self.states[key] = state
             label = "restore" if action.restore else str(number)
-            danger, colour = DANGER_WORD[action.danger]
+            danger, style = DANGER_WORD[action.danger]
             title = action.title + (" (already done)" if action.done else "")
             table.add_row(
                 label,
                 self._state_cell(state),
-                coloured(danger, colour),
-                escape(title),
+                Text(danger, style=style),
+                Text(title),
                 key=key,
             )
         to_do = len(plan.to_do)
@@ -240,9 +244,9 @@ class RunnerScreen(Screen[None]):
             key, n = f"{base}#{n}", n + 1
         return key
 
-    def _state_cell(self, state: StepState) -> str:
-        word, colour = STATE_MARK[state]
-        return coloured(word, colour, bold=state is StepState.FAILED)
+    def _state_cell(self, state: StepState) -> Text:
+        word, style = STATE_MARK[state]
+        return Text(word, style=style)
 
     @on(DataTable.RowHighlighted, "#runner-steps")
     def _step_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -306,9 +310,9 @@ class RunnerScreen(Screen[None]):
             case events.StepChanged(step_id=step_id, state=state, detail=detail):
                 self.set_step(step_id, state)
                 if state is StepState.FAILED:
-                    self.say(coloured(f"failed: {detail}", BAD))
+                    self.say(f"failed: {detail}", "bold red")
                 elif detail:
-                    self.say(coloured(detail, DIM))
+                    self.say(detail, "dim")
             case events.CallStarted(operation=operation, resource=resource):
                 self.show_call(
                     f"[b]Calling[/b] {escape(operation)}\non {escape(resource)}"
@@ -324,10 +328,10 @@ class RunnerScreen(Screen[None]):
                     f"on {escape(retried.resource)}\n" + coloured(text, WARN, bold=True)
                 )
             case events.ConfirmationAsked(step_id=step_id):
-                self.say(coloured(f"waiting for your confirmation of {step_id}", WARN))
+                self.say(f"waiting for your confirmation of {step_id}", "yellow")
         line = events.render(event)
         if line and not isinstance(event, events.PlanReady):
-            self.say(escape(line.strip()))
+            self.say(line.strip(), LEVEL_STYLE.get(getattr(event, "level", ""), ""))
 
     def set_step(self, step_id: str, state: StepState) -> None:
         key = self._row_for(step_id)
@@ -355,8 +359,9 @@ class RunnerScreen(Screen[None]):
     def show_call(self, text: str) -> None:
         self.query_one("#runner-call", Static).update(text)
 
-    def say(self, text: str) -> None:
-        self.query_one("#runner-log", RichLog).write(text)
+    def say(self, text: str, style: str = "") -> None:
+        """One line in the run's log (plain text: a log never parses markup)."""
+        self.query_one("#runner-log", RichLog).write(Text(text, style=style))
 
     @on(Worker.StateChanged)
     def _worker_ended(self, event: Worker.StateChanged) -> None:
@@ -407,9 +412,9 @@ class RunnerScreen(Screen[None]):
 
 
 def action_detail(action: Action) -> str:
-    danger, colour = DANGER_WORD[action.danger]
+    danger = coloured(DANGER_WORD[action.danger][0], DANGER_MARKUP[action.danger])
     lines = [
-        f"[b]{escape(action.title)}[/b] ({coloured(danger, colour)})",
+        f"[b]{escape(action.title)}[/b] ({danger})",
         escape(action.why),
         f"[b]Call[/b] {escape(action.operation)}",
         f"[b]On[/b] {escape(action.target)}",
