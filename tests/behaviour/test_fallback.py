@@ -4,7 +4,7 @@ purpose, it does not."""
 
 from __future__ import annotations
 
-from conftest import CHECK, EAST, GRACE, Estate
+from tests.behaviour.conftest import CHECK, EAST, GRACE, Estate
 
 
 def deny_rule(estate: Estate, address: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from azure.core.exceptions import HttpResponseError
-from conftest import CENTRAL, CHECK, EAST, GRACE, HEAL_WINDOW, LRO_SECONDS, Estate
+from tests.behaviour.conftest import CENTRAL, CHECK, EAST, GRACE, HEAL_WINDOW, LRO_SECONDS, Estate
 
 
 def lose_access(estate: Estate) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import Runner, assessment_of, estate_of
+from tests.integration.runbooks.conftest import Runner, assessment_of, estate_of
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
