@@ -25,6 +25,7 @@ from azuresim.errors import ArmError
 from azuresim.state import Operation, World, new_guid
 
 ARM_JSON = "application/json; charset=utf-8"
+_KEEP_OPERATIONS = 1000
 
 
 def iso_ms(moment: datetime) -> str:
@@ -65,6 +66,19 @@ def settle(world: World) -> None:
     ]
     for operation in sorted(due, key=lambda op: op.due):
         finish(operation)
+    if len(world.operations) > _KEEP_OPERATIONS:
+        _forget_oldest(world)
+
+
+def _forget_oldest(world: World) -> None:
+    """Forget finished operations beyond the newest few hundred, so that a
+    long session does not slow every tick."""
+    finished = sorted(
+        (op for op in world.operations.values() if op.status != "InProgress"),
+        key=lambda op: op.due,
+    )
+    for operation in finished[: len(world.operations) - _KEEP_OPERATIONS // 2]:
+        del world.operations[operation.id]
 
 
 def finish(operation: Operation) -> None:

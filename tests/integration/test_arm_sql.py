@@ -3,6 +3,7 @@ the TDE protector, revalidation, databases and the failover group."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -378,3 +379,135 @@ def test_failover_group_update_delete_and_create(sdk: Sdk) -> None:
             "rg-tde-eastus2", "eastus2", "fog-other", body
         )
     assert again.value.status_code == 409
+
+
+def test_the_secondary_cannot_drop_the_geo_primarys_protector_key(sdk: Sdk) -> None:
+    sql = sdk.sql()
+    primary_key = sql.managed_instance_encryption_protectors.get(*EAST, "current")
+
+    with pytest.raises(HttpResponseError) as refused:
+        sql.managed_instance_keys.begin_delete(*CENTRAL, primary_key.server_key_name)
+    assert refused.value.error.code == "AzureKeyVaultKeyUsedOnGeoPrimary"
+
+
+def test_failover_group_creation_needs_the_material_on_the_secondary(
+    sdk: Sdk,
+) -> None:
+    sql = sdk.sql()
+    group = sql.instance_failover_groups.get("rg-tde-eastus2", "eastus2", "fog-tde")
+    pairs = group.managed_instance_pairs[0].as_dict()
+    sql.instance_failover_groups.begin_delete(
+        "rg-tde-eastus2", "eastus2", "fog-tde"
+    ).result()
+    protector = sql.managed_instance_encryption_protectors.get(*EAST, "current")
+    for key in list(sql.managed_instance_keys.list_by_instance(*CENTRAL)):
+        if key.kind == "azurekeyvault" and key.thumbprint == protector.thumbprint:
+            sql.managed_instance_encryption_protectors.begin_create_or_update(
+                *CENTRAL,
+                "current",
+                {"properties": {"serverKeyType": "ServiceManaged"}},
+            ).result()
+            sql.managed_instance_keys.begin_delete(*CENTRAL, key.name).result()
+
+    with pytest.raises(HttpResponseError) as refused:
+        sql.instance_failover_groups.begin_create_or_update(
+            "rg-tde-eastus2",
+            "eastus2",
+            "fog-tde",
+            {
+                "properties": {
+                    "readWriteEndpoint": {"failoverPolicy": "Manual"},
+                    "readOnlyEndpoint": {"failoverPolicy": "Disabled"},
+                    "partnerRegions": [{"location": "centralus"}],
+                    "managedInstancePairs": [pairs],
+                }
+            },
+        )
+    assert refused.value.error.code == "KeyMaterialNotFoundOnRemoteServer"
+
+
+def test_without_an_identity_keys_cannot_be_registered_until_it_is_enabled(
+    sdk: Sdk,
+) -> None:
+    sql = sdk.sql()
+    sql.managed_instances.begin_update(*EAST, {"identity": {"type": "None"}}).result()
+    assert sql.managed_instances.get(*EAST).identity is None
+    key_id = new_key(sdk, "kv-tde-eastus2", "extra")
+    body = {"properties": {"serverKeyType": "AzureKeyVault", "uri": key_id}}
+
+    with pytest.raises(HttpResponseError) as refused:
+        sql.managed_instance_keys.begin_create_or_update(
+            *EAST, key_name("kv-tde-eastus2", key_id), body
+        )
+    assert refused.value.error.code == "AzureKeyVaultNoServerIdentity"
+
+    updated = sql.managed_instances.begin_update(
+        *EAST, {"identity": {"type": "SystemAssigned"}}
+    ).result()
+    assert updated.identity.type == "SystemAssigned"
+    assert updated.identity.principal_id
+
+
+def test_greenfield_setup_end_to_end(greenfield: SimProcess) -> None:
+    """The setup runbook's route: one key, copied by backup/restore, granted,
+    registered secondary first, protector secondary first."""
+    sdk = Sdk(greenfield)
+    sql = sdk.sql()
+    east_keys = sdk.key_client("kv-tde-eastus2")
+    created = east_keys.create_rsa_key("tde-protector", size=2048)
+    copy = sdk.key_client("kv-tde-centralus").restore_key_backup(
+        east_keys.backup_key("tde-protector")
+    )
+    version = created.properties.version
+    names = {
+        "kv-tde-eastus2": (f"kv-tde-eastus2_tde-protector_{version}", created.id),
+        "kv-tde-centralus": (f"kv-tde-centralus_tde-protector_{version}", copy.id),
+    }
+    auth = sdk.authorization()
+    for instance in (CENTRAL, EAST):
+        principal = sql.managed_instances.get(*instance).identity.principal_id
+        for vault in names:
+            scope = (
+                f"/subscriptions/{sdk.endpoints.subscription_id}/resourceGroups/"
+                f"rg-tde-{vault.removeprefix('kv-tde-')}/providers/"
+                f"Microsoft.KeyVault/vaults/{vault}"
+            )
+            auth.role_assignments.create(
+                scope,
+                str(uuid.uuid4()),
+                {
+                    "properties": {
+                        "roleDefinitionId": (
+                            f"/subscriptions/{sdk.endpoints.subscription_id}/providers/"
+                            "Microsoft.Authorization/roleDefinitions/"
+                            "e147488a-f6f5-4113-8e2d-b22465e65bf6"
+                        ),
+                        "principalId": principal,
+                    }
+                },
+            )
+    for instance in (CENTRAL, EAST):
+        for name, uri in names.values():
+            sql.managed_instance_keys.begin_create_or_update(
+                *instance,
+                name,
+                {"properties": {"serverKeyType": "AzureKeyVault", "uri": uri}},
+            ).result()
+    for instance, vault in ((CENTRAL, "kv-tde-centralus"), (EAST, "kv-tde-eastus2")):
+        sql.managed_instance_encryption_protectors.begin_create_or_update(
+            *instance,
+            "current",
+            {
+                "properties": {
+                    "serverKeyType": "AzureKeyVault",
+                    "serverKeyName": names[vault][0],
+                }
+            },
+        ).result()
+
+    for instance, vault in ((CENTRAL, "kv-tde-centralus"), (EAST, "kv-tde-eastus2")):
+        protector = sql.managed_instance_encryption_protectors.get(*instance, "current")
+        assert protector.server_key_name == names[vault][0]
+        assert {
+            d.status for d in sql.managed_databases.list_by_instance(*instance)
+        } == {"Online"}
