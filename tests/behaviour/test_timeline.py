@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import pytest
 from azure.core.exceptions import HttpResponseError
-from tests.behaviour.conftest import CENTRAL, CHECK, EAST, GRACE, HEAL_WINDOW, LRO_SECONDS, Estate
+
+from tests.behaviour.conftest import (
+    CENTRAL,
+    CHECK,
+    EAST,
+    GRACE,
+    HEAL_WINDOW,
+    LRO_SECONDS,
+    Estate,
+)
 
 
 def lose_access(estate: Estate) -> None:
@@ -195,3 +204,16 @@ def test_planned_failover_is_refused_when_the_partner_lacks_the_key_material(
         "rg-tde-eastus2", "eastus2", "fog-tde"
     )
     assert group.replication_role == "Primary"
+
+
+def test_no_switch_to_a_service_managed_key_while_databases_are_inaccessible(
+    estate: Estate,
+) -> None:
+    lose_access(estate)
+    estate.advance(GRACE)
+
+    with pytest.raises(HttpResponseError) as refused:
+        estate.sql.managed_instance_encryption_protectors.begin_create_or_update(
+            *EAST, "current", {"properties": {"serverKeyType": "ServiceManaged"}}
+        )
+    assert refused.value.error.code == "ManagedInstanceInaccessibleDatabasesExist"
