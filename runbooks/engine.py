@@ -332,6 +332,7 @@ class Engine:
             self._record_estate(runbook, ctx, journal, "before")
             plan = self._plan(runbook, ctx, checkpointed)
             journal.append("plan", **plan.as_json())
+            ctx.step_id = "plan"
             self._keep_values(ctx, journal)
             self.emit(events.PlanReady(ctx.run_id, plan))
             if not restore_only:

@@ -71,7 +71,7 @@ def build(dirs: StateDirs, run_id: str) -> dict[str, Any]:
                     "attempts",
                 )
             )
-        elif kind == "checkpoint":
+        elif kind in ("checkpoint", "values"):
             for name, value in (record.get("values") or {}).items():
                 if name.startswith("measured_"):
                     measurements[name.removeprefix("measured_")] = value

@@ -259,27 +259,39 @@ def _watch_fallback_step(ctx: RunContext, path: tuple[str, str]) -> Step:
 def _watch_deadline_step(ctx: RunContext, region: str) -> Step:
     estate = estate_of(ctx)
     instance = estate.instance(region)
-    check_wait = _seconds(ctx, "key_check_seconds", 600) + 60
+    check = _seconds(ctx, "key_check_seconds", 600)
+    longest = 2 * check + 180  # the next key check, then the grace period
+    margin = 300.0  # restore with this much of the auto-heal window left
 
     def act(c: RunContext) -> None:
-        estate.pass_time(c, check_wait, f"{instance} finds no usable key")
-        snapshot, assessment = estate.look(c)
-        databases = estate.database_states(c, region)
-        down = sorted(d for d, s in databases.items() if s == "Inaccessible")
-        c.log(f"inaccessible on {instance}: {', '.join(down) or 'none yet'}")
-        for deadline in assessment.deadlines:
-            if deadline.kind is DeadlineKind.AUTO_HEAL:
-                left = deadline.remaining_seconds(snapshot.now)
-                c.log(f"auto-heal deadline for {deadline.resource} in {left:.0f}s")
-                c.remember("measured_auto_heal_seconds_left", round(left))
-                if left < 120 and not _yes(c, "extend"):
-                    c.log("restoring now, before the auto-heal deadline", "warning")
+        waited, down, left = 0.0, [], None
+        while waited < longest:
+            estate.pass_time(c, 120, f"{instance} finds no usable key")
+            waited += 120
+            snapshot, assessment = estate.look(c)
+            states = estate.database_states(c, region)
+            down = sorted(d for d, s in states.items() if s == "Inaccessible")
+            heal = [
+                d.remaining_seconds(snapshot.now)
+                for d in assessment.deadlines
+                if d.kind is DeadlineKind.AUTO_HEAL
+            ]
+            left = min(heal) if heal else None
+            if left is not None:
+                c.log(f"auto-heal deadline on {instance} in {left:.0f}s")
+            if down or (left is not None and left < margin and not _yes(c, "extend")):
+                break
+        c.log(f"inaccessible on {instance}: {', '.join(down) or 'none'}")
+        c.remember("measured_seconds_until_inaccessible", waited)
         c.remember("measured_inaccessible_databases", len(down))
+        if left is not None:
+            c.remember("measured_auto_heal_seconds_left", round(left))
 
     return Step(
         id=f"watch-deadline-{instance}",
         title=f"Watch {instance} lose both paths and the deadline run",
-        why="shows what an operator sees when both copies are out of reach",
+        why="shows what an operator sees when both copies are out of reach; "
+        "the drill restores before the auto-heal deadline",
         danger=Danger.READ,
         operation="mesh.probe + sql.managed_databases.list_by_instance",
         target=estate.instance_id(region),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.integration.runbooks.conftest import Runner, assessment_of, estate_of
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -13,6 +12,7 @@ from azuresim.process import SimProcess
 from mesh.assessment import Verdict
 from runbooks import rotation
 from runbooks.journal import verify
+from tests.integration.runbooks.runbook_helpers import Runner, assessment_of, estate_of
 
 
 def protector_names(sim: SimProcess) -> dict[str, str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.integration.runbooks.conftest import Runner, assessment_of, estate_of
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -13,6 +12,7 @@ from mesh.assessment import Verdict
 from mesh.config import Mesh
 from runbooks import setup
 from runbooks.journal import read, verify
+from tests.integration.runbooks.runbook_helpers import Runner, assessment_of, estate_of
 
 
 def test_setup_takes_greenfield_to_a_healthy_mesh(
