@@ -430,7 +430,9 @@ def _at(moment: datetime) -> str:
 def _read_failures(snapshot: Snapshot) -> list[Finding]:
     findings = []
     for error in snapshot.all_errors():
-        if error.operation.startswith("keys.") and error.status in (403, 404):
+        if error.operation.startswith("keys.") and (
+            error.status in (403, 404) or error.unreachable
+        ):
             continue  # judged where it matters (operator access, missing keys)
         findings.append(
             Finding(
