@@ -7,8 +7,11 @@ would show for that estate; times are fixed so pictures are deterministic.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from mesh.snapshot import (
@@ -29,6 +32,9 @@ from mesh.snapshot import (
     Vault,
     VaultKey,
 )
+from runbooks.model import Action, Danger, Plan
+from runbooks.paths import StateDirs
+from tui.runner_host import RunbookHost
 from tui.session import Look, Session
 from tui.widgets.header import Where
 
@@ -285,3 +291,38 @@ def frozen_session(
 ) -> Session:
     """A session that always sees the same estate at the same moment."""
     return Session(where(simulator), lambda: look(kind), clock=lambda: NOW, **extra)
+
+
+RECORDED = Path(__file__).parent / "recorded"
+
+
+def recorded_plan(runbook: str) -> Plan:
+    """A plan the engine made on the simulator, saved as `Plan.as_json()`."""
+    data = json.loads((RECORDED / f"{runbook}-plan.json").read_text(encoding="utf-8"))
+    actions = tuple(
+        Action(
+            a["step"],
+            a["title"],
+            a["why"],
+            Danger(a["danger"]),
+            a["operation"],
+            a["target"],
+            a["arguments"],
+            a["done"],
+            a["restore"],
+        )
+        for a in data["actions"]
+    )
+    return Plan(data["runbook"], data["mesh"], actions, data["parameters"])
+
+
+class RecordedHost(RunbookHost):
+    """The real runbook catalogue; plans come from recordings, never Azure."""
+
+    def __init__(self, dirs: Path) -> None:
+        from runbooks.registry import RUNBOOKS
+
+        super().__init__(RUNBOOKS, None, "sim", StateDirs(dirs), operator="dba")
+
+    def plan(self, name: str, parameters: Mapping[str, str]) -> Plan:
+        return recorded_plan(name)

@@ -152,6 +152,7 @@ class RunnerScreen(Screen[None]):
             placeholder="parameters, e.g. vault=centralus (Enter re-plans)",
             id="runner-params",
             disabled=self.resume_run is not None,
+            compact=True,
         )
         with Horizontal(id="runner-body"):
             table: DataTable[str] = DataTable(id="runner-steps", cursor_type="row")
@@ -159,7 +160,7 @@ class RunnerScreen(Screen[None]):
             yield table
             with Vertical(id="runner-side"):
                 yield Static("reading the plan…", id="runner-call")
-                log = RichLog(id="runner-log", wrap=True, markup=False)
+                log = RichLog(id="runner-log", wrap=True, markup=False, min_width=20)
                 log.border_title = "Log"
                 yield log
                 report = Static("", id="runner-report")
@@ -169,9 +170,8 @@ class RunnerScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#runner-steps", DataTable)
-        table.add_columns("#", "State", "Danger", "Step")
         self.query_one("#runner-call", Static).border_title = "Now"
+        self.query_one("#runner-steps", DataTable).focus()
         if self.resume_run:
             self.say(f"Run {self.resume_run} was interrupted; Run resumes it.")
             self.query_one("#runner-call", Static).update(
@@ -180,6 +180,8 @@ class RunnerScreen(Screen[None]):
             )
         else:
             self.action_replan()
+
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in {"run", "replan"}:
@@ -214,28 +216,49 @@ class RunnerScreen(Screen[None]):
 
     def show_plan(self, plan: Plan) -> None:
         self.plan = plan
-        table = self.query_one("#runner-steps", DataTable)
-        table.clear()
         self.states = {}
-        for number, action in enumerate(plan.actions, start=1):
+        for action in plan.actions:
             state = StepState.SKIPPED if action.done else StepState.PENDING
-            key = self._key(action)
-            self.states[key] = state
-            label = "restore" if action.restore else str(number)
-            danger, style = DANGER_WORD[action.danger]
-            title = action.title + (" (already done)" if action.done else "")
-            table.add_row(
-                label,
-                self._state_cell(state),
-                Text(danger, style=style),
-                Text(title),
-                key=key,
-            )
+            self.states[self._key(action)] = state
+        self._fill_table()
         to_do = len(plan.to_do)
         self.query_one("#runner-call", Static).update(
             f"{len(plan.actions)} steps, {to_do} to do. Select a step to read why "
             "and the call it makes. ctrl+r runs; every change asks first."
         )
+
+    def _fill_table(self) -> None:
+        """The plan as rows; step titles wrap to the table's width, so a
+        narrow terminal shows every word of them."""
+        if self.plan is None:
+            return
+        table = self.query_one("#runner-steps", DataTable)
+        table.clear(columns=True)
+        # Fixed columns and their padding (2 each), and room for a scrollbar.
+        title_width = max(20, table.content_region.width - 3 - 9 - 12 - 8 - 2)
+        table.add_column("#", width=3)
+        table.add_column("State", width=9)
+        table.add_column("Danger", width=12)
+        table.add_column("Step", width=title_width)
+        for number, (key, action) in enumerate(
+            zip(self.states, self.plan.actions, strict=True), start=1
+        ):
+            label = "↺" if action.restore else str(number)
+            danger, style = DANGER_WORD[action.danger]
+            title = action.title + (" (already done)" if action.done else "")
+            if action.restore:
+                title = f"Restore: {title}"
+            table.add_row(
+                label,
+                self._state_cell(self.states[key]),
+                Text(danger, style=style),
+                Text(title),
+                key=key,
+                height=None,
+            )
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fill_table)
 
     def _key(self, action: Action) -> str:
         base = f"restore:{action.step_id}" if action.restore else action.step_id
@@ -339,7 +362,8 @@ class RunnerScreen(Screen[None]):
             return
         self.states[key] = state
         table = self.query_one("#runner-steps", DataTable)
-        table.update_cell(key, table.ordered_columns[1].key, self._state_cell(state))
+        column = table.ordered_columns[1].key
+        table.update_cell(key, column, self._state_cell(state), update_width=False)
         table.move_cursor(row=table.get_row_index(key))
 
     def _row_for(self, step_id: str) -> str | None:
