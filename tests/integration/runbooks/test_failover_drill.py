@@ -7,6 +7,7 @@ from pathlib import Path
 
 from azuresim.process import SimProcess
 from mesh.assessment import Verdict
+from mesh.probe import probe
 from runbooks import failover_drill
 from runbooks.journal import read
 from tests.integration.runbooks.runbook_helpers import (
@@ -51,13 +52,29 @@ def test_the_drill_is_refused_while_a_key_path_is_cut(
     simulator: SimProcess, runner: Runner
 ) -> None:
     estate = estate_of(simulator)
-    simulator.start_outage("kv-tde-centralus")
-    simulator.set_clock(advance_seconds=700)  # the instances notice
+    snapshot = probe(estate.gateway, estate.name, estate.mesh)
+    endpoint = snapshot.endpoint("centralus", "kv-tde-centralus")
+    assert endpoint is not None
+    estate.gateway.create_security_rule(
+        "rg-tde-centralus",
+        "nsg-sqlmi-centralus",
+        "deny-kv",
+        {
+            "priority": 100,
+            "direction": "Outbound",
+            "access": "Deny",
+            "protocol": "Tcp",
+            "sourceAddressPrefix": "*",
+            "sourcePortRange": "*",
+            "destinationAddressPrefix": f"{endpoint.ip_addresses[0]}/32",
+            "destinationPortRange": "443",
+        },
+    )
 
     result = runner(failover_drill, estate, names=["fog-tde"])
 
     assert result.outcome == "refused"
-    assert "kv-tde-centralus" in result.message
+    assert "sqlmi-tde-centralus -> kv-tde-centralus" in result.message
     assert primary_of(simulator) == "eastus2"
     calls = [r.get("operation") for r in read(Path(result.journal))]
     assert "sql.instance_failover_groups.begin_failover" not in calls
