@@ -15,15 +15,21 @@ from pathlib import Path
 import platformdirs
 
 LOGGER = "tdemesh"
-_SECRET = re.compile(
-    r"(?i)(bearer\s+|client_secret[=:]\s*|authorization[=:]\s*)[^\s,;]+"
+_SECRETS = (
+    re.compile(r"(?i)(bearer\s+)[^\s,;\"']+"),
+    re.compile(
+        r"(?i)((?:client_secret|secret|password|access_token|authorization)"
+        r"[\"']?\s*[=:]\s*[\"']?)(?!bearer\b)(?!<redacted>)[^\s,;\"']+"
+    ),
 )
 
 
 class RedactSecrets(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        redacted = _SECRET.sub(r"\1<redacted>", message)
+        redacted = message
+        for pattern in _SECRETS:
+            redacted = pattern.sub(r"\1<redacted>", redacted)
         if redacted != message:
             record.msg, record.args = redacted, None
         return True

@@ -8,6 +8,8 @@ SDK call against the simulated Azure. Exit codes: 0 healthy, 1 degraded,
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,21 @@ E_RG, E_MI, E_KV, E_NSG = (
 )
 C_RG, C_MI, C_KV = "rg-tde-centralus", "sqlmi-tde-centralus", "kv-tde-centralus"
 E_TO_E, E_TO_C = "10.10.1.4", "10.10.1.5"  # eastus2's endpoints to each vault
+
+
+@pytest.fixture(autouse=True)
+def own_log_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The CLI logs to a file; keep it out of the user's log directory and
+    leave the `tdemesh` logger as other tests expect it."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    logger = logging.getLogger("tdemesh")
+    handlers, propagate, level = list(logger.handlers), logger.propagate, logger.level
+    yield
+    for handler in logger.handlers[:]:
+        if handler not in handlers:
+            logger.removeHandler(handler)
+            handler.close()
+    logger.propagate, logger.level = propagate, level
 
 
 def run_check(sim: SimProcess, *args: str) -> Result:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import pytest
@@ -20,6 +23,7 @@ from mesh.retry import RetryEvent, RetryPolicy
 T = TypeVar("T")
 FAST = RetryPolicy(attempts=3, total_seconds=20, base_wait=0.05, max_wait=0.2)
 E_RG, E_MI, E_KV = "rg-tde-eastus2", "sqlmi-tde-eastus2", "kv-tde-eastus2"
+C_RG, C_MI, C_KV = "rg-tde-centralus", "sqlmi-tde-centralus", "kv-tde-centralus"
 
 
 class Recorder:
@@ -198,3 +202,95 @@ def test_a_protector_the_partner_lacks_is_refused_with_the_order_to_follow(
 
     assert refused.value.code == "KeyMaterialNotFoundOnRemoteServer"
     assert "secondary first" in refused.value.fix
+
+
+def test_an_operator_without_data_plane_access_is_reported_per_vault(
+    simulator: SimProcess, recorder: Recorder
+) -> None:
+    app = simulator.add_principal("auditor", roles=[])
+    name, mesh = sim_mesh(simulator)
+    endpoints = replace(
+        mesh.endpoints(), client_id=app["client_id"], client_secret=app["client_secret"]
+    )
+    gateway = Gateway(endpoints, observer=recorder, retry=FAST)
+    try:
+        snapshot = probe(gateway, name, mesh)
+    finally:
+        gateway.close()
+
+    for vault in snapshot.vaults:
+        assert vault.operator_reachable is False
+        assert vault.operator_error is not None and vault.operator_error.status == 403
+    assessment = assess(snapshot)
+    assert len(assessment.by_code("VAULT_UNREACHABLE_FOR_OPERATOR")) == 2
+    assert assessment.verdict is not Verdict.HEALTHY
+
+
+def test_an_instance_without_identity_is_critical(
+    simulator: SimProcess, gateway: CountingGateway
+) -> None:
+    gateway.set_instance_identity(E_RG, E_MI, "None")
+    name, mesh = sim_mesh(simulator)
+
+    assessment = assess(probe(gateway, name, mesh))
+
+    assert "IDENTITY_MISSING" in assessment.codes()
+    assert assessment.verdict is Verdict.CRITICAL
+
+
+def test_an_unregistered_fallback_key_leaves_one_path(
+    simulator: SimProcess, gateway: CountingGateway
+) -> None:
+    name, mesh = sim_mesh(simulator)
+    keys = gateway.list_instance_keys(E_RG, E_MI)
+    fallback = next(k["name"] for k in keys if k["name"].startswith("kv-tde-centralus"))
+    gateway.unregister_instance_key(E_RG, E_MI, fallback)
+
+    assessment = assess(probe(gateway, name, mesh))
+
+    assert {"KEY_NOT_REGISTERED", "SINGLE_KEY_PATH"} <= assessment.codes()
+    path = assessment.path(E_MI, "kv-tde-centralus")
+    assert path is not None and path.key_registered is False
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"expires_on": -3600}, "KEY_EXPIRED"),
+        ({"not_before": 86400}, "KEY_NOT_YET_ACTIVE"),
+        ({"expires_on": 5 * 86400}, "KEY_EXPIRES_SOON"),
+    ],
+)
+def test_key_dates_are_judged(
+    simulator: SimProcess,
+    gateway: CountingGateway,
+    change: dict[str, int],
+    code: str,
+) -> None:
+    now = datetime.now(UTC)
+    dates = {k: now + timedelta(seconds=v) for k, v in change.items()}
+    gateway.update_key(C_KV, "tde-protector", None, **dates)  # type: ignore[arg-type]
+    name, mesh = sim_mesh(simulator)
+
+    assessment = assess(probe(gateway, name, mesh))
+
+    assert code in assessment.codes()
+
+
+def test_after_a_failover_the_probe_sees_the_roles_swapped(
+    simulator: SimProcess, gateway: CountingGateway
+) -> None:
+    gateway.failover(C_RG, "centralus", "fog-tde")
+    name, mesh = sim_mesh(simulator)
+
+    deadline = time.monotonic() + 20
+    while True:
+        snapshot = probe(gateway, name, mesh)
+        group = snapshot.failover_group
+        assert group is not None
+        if group.role_of(C_MI) == "Primary" or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+
+    assert group.role_of(C_MI) == "Primary" and group.role_of(E_MI) == "Secondary"
+    assert assess(snapshot).verdict is Verdict.HEALTHY
