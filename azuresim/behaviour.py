@@ -145,7 +145,7 @@ def key_problem(
     missing = REQUIRED_PERMISSIONS - key_permissions(
         world, vault, instance.principal_id
     )
-    if missing:
+    if missing and not _revocation_lingers(world, instance, vault, moment):
         return KeyProblem(
             "AzureKeyVaultMissingPermissions",
             f"The managed instance {instance.name} (identity {instance.principal_id}) "
@@ -155,7 +155,21 @@ def key_problem(
             status=401,
         )
 
+    if not missing:
+        instance.key_access.permission_lost_since.pop(vault.name, None)
     return _version_problem(vault, parsed, moment)
+
+
+def _revocation_lingers(
+    world: World, instance: ManagedInstance, vault: Vault, moment: datetime
+) -> bool:
+    """A revoked permission keeps working for `permission_propagation`
+    seconds after the instance first meets the revocation."""
+    delay = world.timers.permission_propagation
+    if delay <= 0:
+        return False
+    since = instance.key_access.permission_lost_since.setdefault(vault.name, moment)
+    return (moment - since).total_seconds() < delay
 
 
 def _version_problem(

@@ -332,6 +332,9 @@ class KeyAccess:
     # Auto-rotation: a newer version of the protector key, first seen when.
     rotation_candidate: str | None = None
     rotation_seen_at: datetime | None = None
+    # When the identity was first seen without key permissions on a vault
+    # (by vault name): revocations linger `Timers.permission_propagation`.
+    permission_lost_since: dict[str, datetime] = field(default_factory=dict)
 
 
 @dataclass

@@ -137,3 +137,20 @@ def test_a_year_long_clock_jump_stays_bounded(world: World) -> None:
     behaviour.tick(world)
     assert time.perf_counter() - started < 5
     assert world.instances["sqlmi-tde-eastus2"].key_access.next_check is not None
+
+
+def test_a_revocation_lingers_for_the_propagation_delay(world: World) -> None:
+    world.timers.permission_propagation = 600
+    instance = world.instances["sqlmi-tde-eastus2"]
+    uri = instance.keys[instance.protector.server_key_name].uri
+    for name, assignment in list(world.role_assignments.items()):
+        if assignment.principal_id == instance.principal_id:
+            del world.role_assignments[name]
+
+    assert behaviour.key_problem(world, instance, uri) is None
+    world.clock.advance(599)
+    assert behaviour.key_problem(world, instance, uri) is None
+    world.clock.advance(1)
+    problem = behaviour.key_problem(world, instance, uri)
+    assert problem is not None
+    assert problem.code == "AzureKeyVaultMissingPermissions"
