@@ -60,7 +60,7 @@ class SimControl(Protocol):
 
     def reset(self, scenario: str) -> None: ...
 
-    def clock_changed(self, advanced_seconds: float) -> None: ...
+    def clock_changed(self, advanced_seconds: float, old_scale: float) -> None: ...
 
     def port_for(self, vault_name: str) -> int: ...
 
@@ -128,6 +128,7 @@ def get_clock(request: Request, control: SimControl, body: dict[str, Any]) -> An
 def set_clock(request: Request, control: SimControl, body: dict[str, Any]) -> Any:
     world = control.world
     advanced = 0.0
+    old_scale = world.clock.scale
     try:
         if body.get("scale") is not None:
             world.clock.set_scale(float(body["scale"]))
@@ -136,7 +137,7 @@ def set_clock(request: Request, control: SimControl, body: dict[str, Any]) -> An
             world.clock.advance(advanced)
     except (TypeError, ValueError) as exc:
         raise ArmError(400, "InvalidClockChange", str(exc)) from exc
-    control.clock_changed(advanced)
+    control.clock_changed(advanced, old_scale)
     return clock_view(world)
 
 

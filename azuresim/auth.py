@@ -7,8 +7,9 @@ token the simulator did not issue is refused exactly like one with none.
 A client decides when to refresh a token from the real clock and the
 `expires_in` it was told, so a token's lifetime on the simulated clock is
 stretched by the clock's scale, and shifted when the clock is advanced by
-hand (`shift_expiries`): jumping an hour ahead must not strand every client
-with a token it believes is fresh.
+hand (`shift_expiries`) or re-stretched when its speed changes
+(`rescale_expiries`): jumping an hour ahead must not strand every client with
+a token it believes is fresh.
 """
 
 from __future__ import annotations
@@ -42,6 +43,17 @@ def shift_expiries(world: World, seconds: float) -> None:
     """Move every token's expiry by a manual clock advance."""
     for token, (object_id, expiry) in list(world.issued_tokens.items()):
         world.issued_tokens[token] = (object_id, expiry + timedelta(seconds=seconds))
+
+
+def rescale_expiries(world: World, old_scale: float, new_scale: float) -> None:
+    """Keep every token's remaining real lifetime when the clock's speed changes."""
+    factor = max(new_scale, 1.0) / max(old_scale, 1.0)
+    if factor == 1.0:
+        return
+    now = world.clock.now()
+    for token, (object_id, expiry) in list(world.issued_tokens.items()):
+        if expiry > now:
+            world.issued_tokens[token] = (object_id, now + (expiry - now) * factor)
 
 
 def bearer_token(authorization: str | None) -> str | None:

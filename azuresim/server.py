@@ -35,7 +35,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from azuresim import admin_api, backup
-from azuresim.auth import arm_caller, shift_expiries
+from azuresim.auth import arm_caller, rescale_expiries, shift_expiries
 from azuresim.clock import SimClock
 from azuresim.errors import ArmError, AzureError
 from azuresim.faults import ASGIApp, FaultMiddleware, Receive, Scope, Send
@@ -175,9 +175,10 @@ class Simulator:
             self._write_files()
         self.tick()
 
-    def clock_changed(self, advanced_seconds: float) -> None:
+    def clock_changed(self, advanced_seconds: float, old_scale: float) -> None:
         if advanced_seconds:
             shift_expiries(self._world, advanced_seconds)
+        rescale_expiries(self._world, old_scale, self._world.clock.scale)
         self.tick()
 
     # -- URLs ---------------------------------------------------------------

@@ -8,6 +8,7 @@ import signal
 import ssl
 import subprocess
 import sys
+import time
 import tomllib
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -206,3 +207,13 @@ def test_sim_serve_names_the_scenarios_when_given_an_unknown_one(
         [*command, "sim", "serve", "--help"], capture_output=True, text=True, timeout=60
     )
     assert help_text.returncode == 0 and "--time-scale" in help_text.stdout
+
+
+def test_tokens_survive_speeding_up_the_clock(simulator: SimProcess, sdk: Sdk) -> None:
+    simulator.set_clock(scale=1)
+    client = sdk.key_client(VAULT, sdk.credential())  # a token issued at scale 1
+    client.get_key("tde-protector")
+    simulator.set_clock(scale=7200)  # its hour passes in half a real second
+
+    time.sleep(1.0)
+    assert client.get_key("tde-protector").name == "tde-protector"
