@@ -25,8 +25,10 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -82,6 +84,13 @@ CRYPTO_OPERATIONS = {
     "unwrapkey": ("unwrapKey", True),
     "encrypt": ("encrypt", False),
     "decrypt": ("decrypt", True),
+    "sign": ("sign", True),
+    "verify": ("verify", False),
+}
+SIGNATURE_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "256": hashes.SHA256,
+    "384": hashes.SHA384,
+    "512": hashes.SHA512,
 }
 
 Handler = Callable[["Call"], Awaitable[Response]]
@@ -565,6 +574,8 @@ async def crypto_operation(
             inner_code="KeyOperationForbidden",
         )
 
+    if operation in ("sign", "verify"):
+        return _signature(call, name, key_version, operation, body)
     scheme = _padding(str(body.get("alg", "")))
     value = b64url_decode(str(body.get("value", "")))
     if private:
@@ -584,6 +595,43 @@ async def crypto_operation(
     return JSONResponse(
         {"kid": call.kid(name, key_version.version), "value": b64url(result)}
     )
+
+
+def _signature(
+    call: Call, name: str, version: KeyVersion, operation: str, body: dict[str, Any]
+) -> Response:
+    """RS256/384/512 (PKCS#1 v1.5) and PS256/384/512 (PSS) over a digest."""
+    alg = str(body.get("alg", ""))
+    if alg[:2] not in ("RS", "PS") or alg[2:] not in SIGNATURE_HASHES:
+        raise VaultError(
+            400, "BadParameter", f"Algorithm '{alg}' is not supported for RSA keys."
+        )
+    digest_hash = SIGNATURE_HASHES[alg[2:]]()
+    scheme: padding.AsymmetricPadding = (
+        padding.PKCS1v15()
+        if alg.startswith("RS")
+        else padding.PSS(padding.MGF1(digest_hash), digest_hash.digest_size)
+    )
+    prehashed = Prehashed(digest_hash)
+    if operation == "sign":
+        digest = b64url_decode(str(body.get("value", "")))
+        try:
+            signature = version.private_key.sign(digest, scheme, prehashed)
+        except ValueError as exc:
+            raise VaultError(
+                400, "BadParameter", f"The digest does not fit {alg}."
+            ) from exc
+        return JSONResponse(
+            {"kid": call.kid(name, version.version), "value": b64url(signature)}
+        )
+    digest = b64url_decode(str(body.get("digest", "")))
+    signature = b64url_decode(str(body.get("value", "")))
+    try:
+        version.private_key.public_key().verify(signature, digest, scheme, prehashed)
+        valid = True
+    except (InvalidSignature, ValueError):
+        valid = False
+    return JSONResponse({"value": valid})
 
 
 def _padding(alg: str) -> padding.AsymmetricPadding:

@@ -7,7 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from azure.core.exceptions import HttpResponseError
-from azure.keyvault.keys.crypto import EncryptionAlgorithm, KeyWrapAlgorithm
+from azure.keyvault.keys.crypto import (
+    EncryptionAlgorithm,
+    KeyWrapAlgorithm,
+    SignatureAlgorithm,
+)
+from cryptography.hazmat.primitives import hashes
 from simclients import Sdk
 
 from azuresim.process import SimProcess
@@ -135,3 +140,44 @@ def test_versionless_key_id_uses_the_latest_version(sdk: Sdk) -> None:
     unwrapped = crypto.unwrap_key(KeyWrapAlgorithm.rsa_oaep_256, wrapped.encrypted_key)
     assert unwrapped.key == b"k" * 32
     assert unwrapped.key_id == newest.id
+
+
+@pytest.mark.parametrize(
+    "algorithm", [SignatureAlgorithm.rs256, SignatureAlgorithm.ps384]
+)
+def test_sign_in_the_vault_and_verify_there(
+    simulator: SimProcess, sdk: Sdk, algorithm: SignatureAlgorithm
+) -> None:
+    key = sdk.key_client(VAULT).create_rsa_key("signing")
+    app = simulator.add_principal("signer")
+    simulator.put_vault(
+        VAULT,
+        enable_rbac_authorization=False,
+        access_policies=[
+            {"object_id": app["object_id"], "key_permissions": ["sign", "verify"]}
+        ],
+    )
+    crypto = sdk.crypto_client(
+        key.id, sdk.credential(app["client_id"], app["client_secret"])
+    )
+    hash_algorithm = (
+        hashes.SHA256() if algorithm.value.endswith("256") else hashes.SHA384()
+    )
+    hasher = hashes.Hash(hash_algorithm)
+    hasher.update(b"the protector rotates tonight")
+    digest = hasher.finalize()
+
+    signed = crypto.sign(algorithm, digest)
+    assert crypto.verify(algorithm, digest, signed.signature).is_valid
+    assert not crypto.verify(
+        algorithm, digest, b"\x00" * len(signed.signature)
+    ).is_valid
+
+
+def test_disabled_key_refuses_sign(sdk: Sdk) -> None:
+    client = sdk.key_client(VAULT)
+    key = client.create_rsa_key("unsigned")
+    client.update_key_properties("unsigned", enabled=False)
+    with pytest.raises(HttpResponseError) as caught:
+        sdk.crypto_client(key.id).sign(SignatureAlgorithm.rs256, b"d" * 32)
+    assert inner_code(caught.value) == "KeyDisabled"
