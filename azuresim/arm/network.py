@@ -144,6 +144,47 @@ class NetworkProvider:
         )
 
     async def get_endpoint(self, request: Request) -> Response:
+        return ok(self.render_endpoint(self.endpoint(request)))
+
+    def render_zone_group(self, endpoint: PrivateEndpoint) -> dict[str, Any]:
+        """The endpoint's DNS zone group: the vault's A record in the
+        privatelink zone, pointing at the endpoint's address."""
+        zone = (
+            f"/subscriptions/{endpoint.subscription_id}/resourceGroups/"
+            f"{endpoint.resource_group}/providers/{NET}/privateDnsZones/"
+            "privatelink.vaultcore.azure.net"
+        )
+        return {
+            "name": "default",
+            "id": f"{endpoint.resource_id}/privateDnsZoneGroups/default",
+            "etag": _etag(endpoint.resource_id, "default"),
+            "properties": {
+                "provisioningState": "Succeeded",
+                "privateDnsZoneConfigs": [
+                    {
+                        "name": "privatelink-vaultcore-azure-net",
+                        "properties": {
+                            "privateDnsZoneId": zone,
+                            "recordSets": [
+                                {
+                                    "recordType": "A",
+                                    "recordSetName": endpoint.vault_name,
+                                    "fqdn": (
+                                        f"{endpoint.vault_name}."
+                                        "privatelink.vaultcore.azure.net"
+                                    ),
+                                    "ttl": 10,
+                                    "ipAddresses": [endpoint.ip_address],
+                                    "provisioningState": "Succeeded",
+                                }
+                            ],
+                        },
+                    }
+                ],
+            },
+        }
+
+    def endpoint(self, request: Request) -> PrivateEndpoint:
         params = request.path_params
         check_resource_group(self.world, params["sub"], params["rg"])
         endpoint = self.world.private_endpoints.get(params["name"])
@@ -151,7 +192,21 @@ class NetworkProvider:
             raise resource_not_found(
                 f"{NET}/privateEndpoints", params["name"], params["rg"]
             )
-        return ok(self.render_endpoint(endpoint))
+        return endpoint
+
+    async def list_zone_groups(self, request: Request) -> Response:
+        return listing([self.render_zone_group(self.endpoint(request))])
+
+    async def get_zone_group(self, request: Request) -> Response:
+        endpoint = self.endpoint(request)
+        if request.path_params["group"] != "default":
+            raise ArmError(
+                404,
+                "NotFound",
+                f"Resource {endpoint.resource_id}/privateDnsZoneGroups/"
+                f"{request.path_params['group']} not found.",
+            )
+        return ok(self.render_zone_group(endpoint))
 
     # ------------------------------------------------------------------
     # Network security groups
@@ -502,6 +557,16 @@ def routes(world: World) -> list[BaseRoute]:
         ),
         Route(rg + "/privateEndpoints", net.list_endpoints, methods=["GET"]),
         Route(rg + "/privateEndpoints/{name}", net.get_endpoint, methods=["GET"]),
+        Route(
+            rg + "/privateEndpoints/{name}/privateDnsZoneGroups",
+            net.list_zone_groups,
+            methods=["GET"],
+        ),
+        Route(
+            rg + "/privateEndpoints/{name}/privateDnsZoneGroups/{group}",
+            net.get_zone_group,
+            methods=["GET"],
+        ),
         Route(
             "/subscriptions/{sub}/providers/Microsoft.Network/networkSecurityGroups",
             net.list_nsgs,
