@@ -192,6 +192,23 @@ def _short_error(error: BaseException) -> str:
     return " ".join(parts)
 
 
+def _fix_of(error: BaseException) -> str:
+    fix = getattr(error, "fix", "")
+    return str(fix) if fix else ""
+
+
+def _for_people(error: BaseException) -> str:
+    """What happened, to what, and the fix: domain errors (ours, and the
+    Gateway's, which carry `what`, `resource` and `fix`) in their words."""
+    if isinstance(error, RunbookError):
+        return error.for_people()
+    what = getattr(error, "what", None)
+    if what and _fix_of(error):
+        resource = getattr(error, "resource", "")
+        return f"{what}\n  resource: {resource}\n  What to do: {_fix_of(error)}"
+    return f"unexpected error: {_short_error(error)}"
+
+
 @dataclass(frozen=True)
 class RunResult:
     run_id: str
@@ -346,8 +363,9 @@ class Engine:
             outcome, message = "interrupted", "interrupted by the operator"
             interrupted = error
         except Exception as error:
-            outcome, message = "failed", f"unexpected error: {_short_error(error)}"
-            ctx.log(f"{message}\n{traceback.format_exc(limit=3)}", "error")
+            outcome, message, fix = "failed", _for_people(error), _fix_of(error)
+            if not fix:
+                ctx.log(f"{message}\n{traceback.format_exc(limit=3)}", "error")
         restore_outcome = self._restore(runbook, ctx, journal, interrupted)
         if restore_outcome and outcome == "succeeded":
             outcome, message = "failed", restore_outcome
@@ -473,10 +491,8 @@ class Engine:
     ) -> None:
         if isinstance(error, KeyboardInterrupt):
             detail = "interrupted"
-        elif isinstance(error, RunbookError):
-            detail = error.for_people()
         else:
-            detail = _short_error(error)
+            detail = _for_people(error)
         journal.append(
             "step_result",
             step=step.id,
