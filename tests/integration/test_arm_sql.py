@@ -4,6 +4,7 @@ the TDE protector, revalidation, databases and the failover group."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -511,3 +512,57 @@ def test_greenfield_setup_end_to_end(greenfield: SimProcess) -> None:
         assert {
             d.status for d in sql.managed_databases.list_by_instance(*instance)
         } == {"Online"}
+
+
+def test_an_expired_key_is_refused(sdk: Sdk) -> None:
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    key_id = new_key(sdk, "kv-tde-eastus2", "old", expires_on=yesterday)
+
+    with pytest.raises(HttpResponseError) as refused:
+        sdk.sql().managed_instance_keys.begin_create_or_update(
+            *EAST,
+            key_name("kv-tde-eastus2", key_id),
+            {"properties": {"serverKeyType": "AzureKeyVault", "uri": key_id}},
+        )
+    assert refused.value.error.code == "AzureKeyVaultInvalidExpirationDate"
+
+
+def test_an_access_policy_vault_needs_get_wrap_unwrap_for_the_instance(
+    sdk: Sdk,
+) -> None:
+    sql = sdk.sql()
+    kvm = sdk.keyvault_mgmt()
+    key_id = new_key(sdk, "kv-tde-eastus2", "policy")
+    name = key_name("kv-tde-eastus2", key_id)
+    body = {"properties": {"serverKeyType": "AzureKeyVault", "uri": key_id}}
+    kvm.vaults.update(
+        "rg-tde-eastus2",
+        "kv-tde-eastus2",
+        {"properties": {"enableRbacAuthorization": False}},
+    )
+
+    with pytest.raises(HttpResponseError) as refused:
+        sql.managed_instance_keys.begin_create_or_update(*EAST, name, body)
+    assert refused.value.error.code == "AzureKeyVaultMissingPermissions"
+
+    principal = sql.managed_instances.get(*EAST).identity.principal_id
+    kvm.vaults.update_access_policy(
+        "rg-tde-eastus2",
+        "kv-tde-eastus2",
+        "add",
+        {
+            "properties": {
+                "accessPolicies": [
+                    {
+                        "tenantId": sdk.endpoints.tenant_id,
+                        "objectId": principal,
+                        "permissions": {"keys": ["get", "wrapKey", "unwrapKey"]},
+                    }
+                ]
+            }
+        },
+    )
+    registered = sql.managed_instance_keys.begin_create_or_update(
+        *EAST, name, body
+    ).result()
+    assert registered.name == name
