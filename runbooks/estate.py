@@ -14,6 +14,7 @@ The simulator is reached exactly like Azure. The two exceptions are named:
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -109,7 +110,9 @@ class Estate:
         self._probe = probe
         self._admin = admin
         self.current: RunContext | None = None
+        self._request_ids = threading.local()
         gateway.observer = _RetryRelay(self)
+        _hook_request_ids(gateway, self._request_ids)
 
     @property
     def access(self) -> Estate:
@@ -172,7 +175,15 @@ class Estate:
         self, ctx: RunContext, operation: str, resource: str, fn: Callable[[], T]
     ) -> T:
         self.current = ctx
-        return ctx.call(operation, resource, fn)
+
+        def traced() -> T:
+            self._request_ids.last = None
+            try:
+                return fn()
+            finally:
+                ctx.request_id(getattr(self._request_ids, "last", None))
+
+        return ctx.call(operation, resource, traced)
 
     # -- looking -----------------------------------------------------------
 
@@ -550,6 +561,32 @@ class Estate:
             )
         else:
             time.sleep(seconds)
+
+
+def _hook_request_ids(gateway: Gateway, store: threading.local) -> None:
+    """Note Azure's request id (x-ms-request-id) of each answer, for the
+    journal.
+
+    TODO: the Gateway has no public hook for response headers; this wraps
+    its response callback, so it sees only clients built after the estate
+    (open_estate builds them lazily, so all of a run's). Without it the
+    journal's request ids are empty, nothing else is lost.
+    """
+    original = getattr(gateway, "_on_response", None)
+    if not callable(original):
+        return
+
+    def on_response(response: Any) -> None:
+        original(response)
+        headers = getattr(getattr(response, "http_response", None), "headers", None)
+        if headers:
+            found = headers.get("x-ms-request-id") or headers.get(
+                "x-ms-correlation-request-id"
+            )
+            if found:
+                store.last = str(found)
+
+    gateway._on_response = on_response  # type: ignore[method-assign]
 
 
 def _bytes(value: int) -> bytes:

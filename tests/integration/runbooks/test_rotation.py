@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from azuresim.process import SimProcess
 from mesh.assessment import Verdict
 from runbooks import rotation
-from runbooks.journal import verify
+from runbooks.journal import read, verify
 from tests.integration.runbooks.runbook_helpers import Runner, assessment_of, estate_of
 
 
@@ -47,6 +47,12 @@ def test_rotation_by_a_new_key_name_keeps_the_mesh_healthy_and_the_old_key(
         names = {k["name"] for k in keys}
         assert before[region] in names  # the old key stays registered
     assert verify(Path(result.journal)).ok
+    created = [
+        r
+        for r in read(Path(result.journal))
+        if r["type"] == "sdk_call" and r["operation"] == "keys.create_rsa_key"
+    ]
+    assert created[0]["request_id"]  # Azure's x-ms-request-id, for support
 
 
 def test_rotation_imports_a_new_version_into_both_vaults(
