@@ -57,11 +57,9 @@ class FaultMiddleware:
             return
         world = self.get_world()
         path: str = scope["path"]
-        if self.plane == "arm" and (
+        admin = self.plane == "arm" and (
             path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/")
-        ):
-            await self.app(scope, receive, send)
-            return
+        )
 
         if self.plane == "vault" and (
             self.listener not in world.vaults or vault_in_outage(world, self.listener)
@@ -84,6 +82,9 @@ class FaultMiddleware:
                 )
                 return
 
+        if admin:  # the admin API is never faulted: it is how faults end
+            await self.app(scope, receive, send)
+            return
         rule = take_matching_rule(world, self.listener, scope["method"], path)
         if rule is None:
             await self.app(scope, receive, send)

@@ -240,6 +240,7 @@ def _wait_until_ready(sim: SimProcess, timeout: float) -> None:
             endpoints = sim.endpoints
             urls = [endpoints.authority, endpoints.arm_url, *endpoints.vaults.values()]
             if all(_answers(url) for url in urls):
+                sim.clock()  # and the admin API answers over HTTPS
                 return
         time.sleep(0.05)
     raise SimulatorStartError(f"the simulator was not ready within {timeout:.0f} s")

@@ -7,9 +7,9 @@ bound by this module on a loopback address before any server starts, so the
 ports are known (and written to `endpoints.json`) before the first request,
 and a vault keeps its port across scenario resets.
 
-The ARM resource providers (`azuresim.arm`), the scenarios and the
-instances' behaviour engine are imported defensively: the data plane and the
-token endpoint work on their own while those are being built.
+The ARM resource providers (`azuresim.arm`) and the instances' behaviour
+engine are imported defensively: the data plane and the token endpoint work
+on their own without them.
 """
 
 from __future__ import annotations
@@ -34,25 +34,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from azuresim import admin_api, backup
+from azuresim import admin_api, backup, scenarios
 from azuresim.auth import arm_caller, rescale_expiries, shift_expiries
 from azuresim.clock import SimClock
 from azuresim.errors import ArmError, AzureError
 from azuresim.faults import ASGIApp, FaultMiddleware, Receive, Scope, Send
 from azuresim.keyvault_api import ALL_METHODS, vault_app
-from azuresim.state import (
-    ROLE_KEY_VAULT_ADMINISTRATOR,
-    Principal,
-    RoleAssignment,
-    Vault,
-    World,
-)
+from azuresim.state import Principal, World
 from azuresim.tls import TlsFiles, ensure_certificates
 from azuresim.token_api import token_app
 
 ENDPOINTS_FILE = "endpoints.json"
 CONFIG_FILE = "tdemesh.toml"
-SCENARIOS_FALLBACK = ("greenfield", "protected")
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +61,7 @@ def optional_module(name: str) -> ModuleType | None:
 
 
 def scenario_names() -> tuple[str, ...]:
-    scenarios = optional_module("azuresim.scenarios")
-    names = getattr(scenarios, "SCENARIOS", None)
-    return tuple(names) if names else SCENARIOS_FALLBACK
+    return tuple(scenarios.SCENARIOS)
 
 
 def require_loopback(host: str) -> str:
@@ -127,7 +118,6 @@ class Simulator:
         self.tls: TlsFiles = ensure_certificates(self.state_dir)
         backup.load_sealing_key(self.state_dir)
         self._behaviour = optional_module("azuresim.behaviour")
-        self._scenarios = optional_module("azuresim.scenarios")
         self._vault_sockets: dict[str, socket.socket] = {}
         self._servers: dict[str, _Server] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -204,10 +194,7 @@ class Simulator:
     def _build(self, scenario: str, clock: SimClock) -> World:
         world = World(clock=clock)
         world.arm_port = self.arm_port
-        if self._scenarios is not None:
-            self._scenarios.build(world, scenario, self.port_for)
-        else:
-            _fallback_scenario(world, scenario, self.port_for)
+        scenarios.build(world, scenario, self.port_for)
         return world
 
     def tick(self) -> None:
@@ -456,32 +443,30 @@ async def _arm_not_found(request: Request) -> Response:
     )
 
 
-# --------------------------------------------------------------------------
-# Without azuresim.scenarios: an operator and one vault per region
-
-
-def _fallback_scenario(
-    world: World, scenario: str, port_for: Callable[[str], int]
-) -> None:
-    import secrets
-    import uuid
-
-    world.scenario = scenario
-    operator = Principal(
-        object_id=str(uuid.uuid5(uuid.NAMESPACE_URL, "azuresim:operator")),
-        display_name="tdemesh-operator",
-        client_id=str(uuid.uuid5(uuid.NAMESPACE_URL, "azuresim:operator-client")),
-        client_secret=secrets.token_urlsafe(24),
+def refuse_a_live_state_dir(state_dir: Path) -> None:
+    """Two simulators must not share a state directory: the second would
+    overwrite the first one's endpoints under its clients."""
+    path = state_dir / ENDPOINTS_FILE
+    try:
+        pid = int(json.loads(path.read_text(encoding="utf-8"))["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if pid == os.getpid():
+        return
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return
+    except PermissionError:
+        pass
+    raise SimulatorBusy(
+        f"a simulator (pid {pid}) is already serving from {state_dir}; stop it "
+        "or choose another state directory"
     )
-    world.principals[operator.object_id] = operator
-    for location in ("eastus2", "centralus"):
-        vault = Vault(f"kv-tde-{location}", f"rg-tde-{location}", location)
-        vault.port = port_for(vault.name)
-        world.vaults[vault.name] = vault
-        name = str(uuid.uuid5(uuid.NAMESPACE_URL, f"azuresim:ra:{vault.name}"))
-        world.role_assignments[name] = RoleAssignment(
-            name, vault.resource_id, ROLE_KEY_VAULT_ADMINISTRATOR, operator.object_id
-        )
+
+
+class SimulatorBusy(RuntimeError):
+    """The state directory belongs to a simulator that is still running."""
 
 
 def run(
@@ -495,6 +480,8 @@ def run(
 ) -> None:
     """Run the simulator in the foreground until SIGINT/SIGTERM."""
     import signal
+
+    refuse_a_live_state_dir(state_dir)
 
     async def main() -> None:
         simulator = Simulator(

@@ -47,7 +47,7 @@ def serve(scenario: str, time_scale: float, state_dir: Path | None) -> None:
     and tdemesh.toml (a config for `tdemesh`) into the state directory and
     prints both paths.
     """
-    from azuresim.server import run, scenario_names
+    from azuresim.server import SimulatorBusy, run, scenario_names
 
     if scenario not in scenario_names():
         raise click.BadParameter(
@@ -65,6 +65,8 @@ def serve(scenario: str, time_scale: float, state_dir: Path | None) -> None:
             time_scale=time_scale,
             announce=lambda line: click.echo(line),
         )
+    except SimulatorBusy as exc:
+        raise click.ClickException(str(exc)) from exc
     except OSError as exc:
         raise click.ClickException(
             f"the simulator could not start in {directory}: {exc}"

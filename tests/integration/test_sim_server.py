@@ -217,3 +217,16 @@ def test_tokens_survive_speeding_up_the_clock(simulator: SimProcess, sdk: Sdk) -
 
     time.sleep(1.0)
     assert client.get_key("tde-protector").name == "tde-protector"
+
+
+def test_sim_serve_refuses_a_state_dir_in_use(sim: SimProcess) -> None:
+    command = [sys.executable, "-c", "from tdemesh.cli import main; main()"]
+    result = subprocess.run(
+        [*command, "sim", "serve", "--state-dir", str(sim.state_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert f"pid {sim.process.pid}" in result.stderr
+    assert sim.clock()["now"]  # the running simulator is untouched
