@@ -82,6 +82,10 @@ class MeshScreen(Screen[None]):
         self.looked_at: datetime | None = None
         self.failure: str = ""
         self._next: Timer | None = None
+        self._probing = False
+        self._again = False
+        self.looks_started = 0
+        self.looks_shown = 0
 
     def compose(self) -> ComposeResult:
         yield WhereBar(self.session.where, armed=self.session.starts_armed)
@@ -114,31 +118,50 @@ class MeshScreen(Screen[None]):
 
     # -- refresh -------------------------------------------------------------
 
-    def action_refresh(self) -> None:
+    def action_refresh(self) -> int:
+        """Look now, or right after the look in progress (never two at once,
+        never a cancelled one: a thread cannot be stopped mid-call).
+
+        Returns the number of the look that will reflect this request.
+        """
         if self._next is not None:
             self._next.stop()
             self._next = None
-        self.probe()
+        if self._probing:
+            self._again = True
+            return self.looks_started + 1
+        self._start_probe()
+        return self.looks_started
 
-    @work(thread=True, exclusive=True, group="probe", exit_on_error=False)
-    def probe(self) -> Look:
-        return self.session.look()
+    def _start_probe(self) -> None:
+        self._probing, self._again = True, False
+        self.looks_started += 1
+        self.probe(self.looks_started)
+
+    @work(thread=True, group="probe", exit_on_error=False)
+    def probe(self, number: int) -> tuple[int, Look]:
+        return number, self.session.look()
 
     @on(Worker.StateChanged)
     def _probe_ended(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "probe" or not event.worker.is_finished:
             return
-        if event.state is WorkerState.SUCCESS and isinstance(event.worker.result, Look):
+        self._probing = False
+        if event.state is WorkerState.SUCCESS:
+            number, look = event.worker.result  # type: ignore[misc]
             self.failure = ""
-            self.show(event.worker.result)
+            self.show(look)
+            self.looks_shown = number
         elif event.state is WorkerState.ERROR:
             self.failure = str(event.worker.error)
             self.notify(
                 self.failure, title="The estate could not be read", severity="error"
             )
         self.tick()
-        if not self.paused and event.state is not WorkerState.CANCELLED:
-            self._next = self.set_timer(self.refresh_seconds, self.probe)
+        if self._again:
+            self._start_probe()
+        elif not self.paused:
+            self._next = self.set_timer(self.refresh_seconds, self.action_refresh)
 
     def action_pause(self) -> None:
         self.paused = not self.paused
