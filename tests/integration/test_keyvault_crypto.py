@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from azure.core.exceptions import HttpResponseError
@@ -100,12 +100,14 @@ def test_disabled_key_refuses_unwrap_and_decrypt(sdk: Sdk) -> None:
     assert crypto.unwrap_key(KeyWrapAlgorithm.rsa_oaep, wrapped.encrypted_key).key
 
 
-def test_expired_and_not_yet_valid_keys_refuse_unwrap(sdk: Sdk) -> None:
+def test_expired_and_not_yet_valid_keys_refuse_unwrap(
+    simulator: SimProcess, sdk: Sdk
+) -> None:
     client = sdk.key_client(VAULT)
     key = client.create_rsa_key("timed")
     crypto = sdk.crypto_client(key.id)
     wrapped = crypto.wrap_key(KeyWrapAlgorithm.rsa_oaep, os.urandom(32))
-    now = datetime.now(UTC)
+    now = datetime.fromisoformat(simulator.clock()["now"])  # the vault's time
 
     client.update_key_properties("timed", expires_on=now - timedelta(days=1))
     with pytest.raises(HttpResponseError) as caught:
