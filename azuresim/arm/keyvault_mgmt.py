@@ -33,7 +33,13 @@ from azuresim.arm.common import (
     same,
 )
 from azuresim.errors import ArmError
-from azuresim.state import AccessPolicy, PrivateEndpointConnection, Vault, World
+from azuresim.state import (
+    AccessPolicy,
+    Operation,
+    PrivateEndpointConnection,
+    Vault,
+    World,
+)
 
 KV = "Microsoft.KeyVault"
 _KV_OPERATION = "kv-operation"
@@ -271,7 +277,7 @@ class KeyVaultProvider:
         connection = self.connection(vault, request.path_params["pec"])
         return ok(self.render_connection(vault, connection, full=True))
 
-    def _operation_of(self, token: str) -> Any:
+    def _operation_of(self, token: str) -> Operation:
         try:
             padded = token + "=" * (-len(token) % 4)
             decoded = json.loads(base64.urlsafe_b64decode(padded))

@@ -34,6 +34,7 @@ from azuresim.state import (
     FailoverGroup,
     InstanceKey,
     ManagedInstance,
+    Operation,
     Principal,
     Protector,
     World,
@@ -193,7 +194,7 @@ class SqlProvider:
     def _accepted(
         self,
         request: Request,
-        operation: Any,
+        operation: Operation,
         instance: ManagedInstance,
         kind: str,
     ) -> Response:
@@ -824,7 +825,7 @@ class SqlProvider:
             )
 
     def _group_accepted(
-        self, request: Request, operation: Any, side: ManagedInstance
+        self, request: Request, operation: Operation, side: ManagedInstance
     ) -> Response:
         return lro.sql_accepted(
             request,
