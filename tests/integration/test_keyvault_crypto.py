@@ -183,3 +183,25 @@ def test_disabled_key_refuses_sign(sdk: Sdk) -> None:
     with pytest.raises(HttpResponseError) as caught:
         sdk.crypto_client(key.id).sign(SignatureAlgorithm.rs256, b"d" * 32)
     assert inner_code(caught.value) == "KeyDisabled"
+
+
+def test_an_empty_version_segment_means_the_latest_version(sdk: Sdk) -> None:
+    """CryptographyClient falls back to `/keys/{name}//wrapkey` for a versionless
+    id it could not read; the vault must treat the empty version as latest."""
+    import ssl
+
+    import httpx
+
+    latest = sdk.key_client(VAULT).create_rsa_key("slashes")
+    token = sdk.credential().get_token("https://vault.azure.net/.default").token
+    url = f"{sdk.endpoints.vaults[VAULT]}/keys/slashes//wrapkey?api-version=2025-07-01"
+    with httpx.Client(
+        verify=ssl.create_default_context(cafile=sdk.endpoints.ca_bundle)
+    ) as http:
+        response = http.post(
+            url,
+            json={"alg": "RSA-OAEP", "value": "AAAA"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert response.status_code == 200, response.text
+    assert response.json()["kid"] == latest.id

@@ -230,3 +230,17 @@ def test_sim_serve_refuses_a_state_dir_in_use(sim: SimProcess) -> None:
     assert result.returncode == 1
     assert f"pid {sim.process.pid}" in result.stderr
     assert sim.clock()["now"]  # the running simulator is untouched
+
+
+def test_a_management_client_with_a_foreign_token_is_refused(sdk: Sdk) -> None:
+    from azure.core.credentials import AccessToken
+    from azure.core.exceptions import ClientAuthenticationError
+
+    class Foreign:
+        def get_token(self, *scopes: str, **kwargs: object) -> AccessToken:
+            return AccessToken("forged", int(time.time()) + 3600)
+
+    with pytest.raises(ClientAuthenticationError) as caught:
+        sdk.sql(Foreign()).managed_instances.get("rg-tde-eastus2", "sqlmi-tde-eastus2")
+    assert caught.value.status_code == 401
+    assert sdk.sql().managed_instances.get("rg-tde-eastus2", "sqlmi-tde-eastus2")
