@@ -14,7 +14,14 @@ The rules, from the domain notes:
   deliberate and gets no fallback;
 - with no usable copy, the databases go Inaccessible `inaccessible_after`
   after the check that found the loss; access back within `auto_heal_window`
-  heals at the next check, after that only revalidation does.
+  heals at the next check, after that only revalidation does;
+- a revoked permission keeps working for `permission_propagation`;
+- with auto-rotation on, a newer enabled version of the protector key is
+  adopted `auto_rotation_pickup` after a check first sees it;
+- a failover lands (roles swap) `role_switch` after it was asked for.
+
+Network problems get the same grace period as deliberate ones here; the
+24-hour buffer Azure documents for 5xx/network errors is not modelled.
 
 tick runs before every request, so the common path (nothing due) is a few
 comparisons per instance.
