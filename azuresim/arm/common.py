@@ -1,5 +1,5 @@
 """What every simulated resource provider shares: JSON in and out, lookups
-that fail the way ARM fails, location names, and the caller."""
+that fail the way ARM fails, and location names."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from azuresim.errors import ArmError
 from azuresim.lro import ARM_JSON
-from azuresim.state import Principal, World
+from azuresim.state import World
 
 # Display names ARM puts into ids (".../locations/East US 2/...").
 LOCATION_NAMES = {
@@ -71,11 +71,6 @@ def properties_of(body: dict[str, Any]) -> dict[str, Any]:
     return props
 
 
-def caller(request: Request) -> Principal | None:
-    principal = getattr(request.state, "principal", None)
-    return principal if isinstance(principal, Principal) else None
-
-
 def check_subscription(world: World, subscription_id: str) -> None:
     if subscription_id.lower() != world.subscription_id.lower():
         raise ArmError(
@@ -119,9 +114,4 @@ def same(left: str, right: str) -> bool:
 def iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-4] + "Z"
-
-
-def path_param(request: Request, name: str) -> str:
-    value = request.path_params[name]
-    return str(value)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
