@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives import serialization
@@ -547,6 +548,19 @@ class Estate:
         )
         raw = listed.get("value", []) if isinstance(listed, Mapping) else []
         return [str(o.get("vault", "")) for o in raw]
+
+    def azure_now(self, ctx: RunContext) -> datetime:
+        """Azure's clock: the simulated one on the simulator (its HTTP Date
+        headers carry the real time), this machine's UTC clock on Azure."""
+        if not self.simulator:
+            return datetime.now(UTC)
+        clock = self._call(
+            ctx,
+            "simulator.clock.get",
+            "simulator",
+            lambda: self._admin_call("GET", "clock"),
+        )
+        return datetime.fromisoformat(str(clock["now"]))
 
     def pass_time(self, ctx: RunContext, seconds: float, why: str) -> None:
         """Let `seconds` of Azure time pass: the simulator's clock jumps; on

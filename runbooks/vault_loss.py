@@ -12,12 +12,15 @@ killed outright is restored on the next `tdemesh run`.
 
 Parameters: instance = REGION (default the primary's), vault = REGION
 (default the instance's own), method = nsg | outage, second = no | yes,
-extend = no | yes, key_check_seconds (600), auto_heal_seconds (1800).
+extend = no | yes, hold_seconds (how long to keep both paths cut once the
+databases are inaccessible; capped before the auto-heal deadline unless
+extend=yes), key_check_seconds (600), auto_heal_seconds (1800).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from mesh.assessment import DeadlineKind
@@ -91,7 +94,7 @@ def restore_steps(ctx: RunContext) -> Sequence[Step]:
     if estate.simulator:
         found += [_end_outage_step(ctx, v) for v in estate.regions]
     found += [
-        _recover_step(ctx, region),
+        _recover_step(ctx),
         Step(
             id="verify-recovered",
             title="Verify: the mesh is healthy again",
@@ -183,6 +186,8 @@ def _cut_step(ctx: RunContext, path: tuple[str, str]) -> Step:
         else:
             ip = str(c.values[f"ip:{region}:{vault}"])
             estate.add_deny_rule(c, region, rule, ip, RULE_PRIORITY)
+        # Azure's clock at the cut: no auto-heal window can start before it.
+        c.remember(f"cut_at:{vault}", estate.azure_now(c).isoformat())
 
     def check(c: RunContext) -> None:
         if not done(c):
@@ -276,12 +281,33 @@ def _watch_deadline_step(ctx: RunContext, region: str) -> Step:
                 for d in assessment.deadlines
                 if d.kind is DeadlineKind.AUTO_HEAL
             ]
+            if down or heal:
+                # The window may have started at the cut, before any probe saw it.
+                heal.append(_since_last_cut(c, estate.azure_now(c)))
             left = min(heal) if heal else None
             if left is not None:
                 c.log(f"auto-heal deadline on {instance} in {left:.0f}s")
             if down or (left is not None and left < margin and not _yes(c, "extend")):
                 break
         c.log(f"inaccessible on {instance}: {', '.join(down) or 'none'}")
+        hold = _seconds(c, "hold_seconds", 0)
+        if hold > 0 and left is not None and hold > left - margin:
+            if _yes(c, "extend"):
+                c.log(
+                    f"holding {hold:.0f}s, past the auto-heal deadline: the "
+                    "instance will need a revalidation",
+                    "warning",
+                )
+            else:
+                hold = max(0.0, left - margin)
+                c.log(
+                    f"holding only {hold:.0f}s, to restore before the auto-heal "
+                    "deadline (extend=yes to hold longer)",
+                    "warning",
+                )
+        if hold > 0:
+            estate.pass_time(c, hold, "the operator's hold")
+            waited += hold
         c.remember("measured_seconds_until_inaccessible", waited)
         c.remember("measured_inaccessible_databases", len(down))
         if left is not None:
@@ -297,6 +323,19 @@ def _watch_deadline_step(ctx: RunContext, region: str) -> Step:
         target=estate.instance_id(region),
         action=act,
     )
+
+
+def _since_last_cut(ctx: RunContext, now: datetime) -> float:
+    """Seconds left of the auto-heal window if it started at the last cut."""
+    cuts = [
+        datetime.fromisoformat(str(v))
+        for k, v in ctx.values.items()
+        if k.startswith("cut_at:")
+    ]
+    window = _seconds(ctx, "auto_heal_seconds", 1800)
+    if not cuts:
+        return window
+    return window - (now - max(cuts)).total_seconds()
 
 
 def _uncut_step(ctx: RunContext, region: str, vault_region: str) -> Step:
@@ -335,42 +374,53 @@ def _end_outage_step(ctx: RunContext, vault_region: str) -> Step:
     )
 
 
-def _recover_step(ctx: RunContext, region: str) -> Step:
-    """Wait for the key check; revalidate where the auto-heal window passed."""
+def _recover_step(ctx: RunContext) -> Step:
+    """Wait for the key check; revalidate every instance that did not heal
+    (its auto-heal window passed). An outage cuts a vault for both
+    instances, so both are looked at."""
     estate = estate_of(ctx)
-    instance = estate.instance(region)
     wait = _seconds(ctx, "key_check_seconds", 600) + 60
 
-    def all_online(c: RunContext) -> bool:
-        states = estate.database_states(c, region).values()
-        return all(s == "Online" for s in states)
+    def not_online(c: RunContext) -> list[str]:
+        return [
+            region
+            for region in estate.regions
+            if any(s != "Online" for s in estate.database_states(c, region).values())
+        ]
 
     def act(c: RunContext) -> None:
-        estate.pass_time(c, wait, f"{instance} checks its key again")
-        if all_online(c):
-            c.log(f"{instance} healed by itself")
+        estate.pass_time(c, wait, "the instances check their keys again")
+        hurt = not_online(c)
+        if not hurt:
+            c.log("every instance healed by itself")
             return
-        c.log(f"{instance} did not heal by itself; revalidating its protector")
-        estate.revalidate(c, region)
-        estate.pass_time(c, wait, f"{instance} re-reads its key")
+        for region in hurt:
+            c.log(
+                f"{estate.instance(region)} did not heal by itself; "
+                "revalidating its protector"
+            )
+            estate.revalidate(c, region)
+        estate.pass_time(c, wait, "the instances re-read their keys")
 
     def check(c: RunContext) -> None:
-        if not all_online(c):
+        hurt = not_online(c)
+        if hurt:
             raise StepFailed(
                 "Databases still inaccessible",
-                f"{instance} has inaccessible databases after the restore",
+                "inaccessible databases remain on "
+                + ", ".join(estate.instance(r) for r in hurt)
+                + " after the restore",
                 "Check the key paths with `tdemesh check`; revalidate the "
                 "protector once they work, then resume this run.",
             )
 
     return Step(
-        id=f"recover-{instance}",
-        title=f"Recover {instance}: key check, revalidate if needed",
+        id="recover",
+        title="Recover: key check, revalidate where the window has passed",
         why="past the auto-heal window an instance needs a revalidation",
         danger=Danger.CHANGE,
         operation="sql.managed_instance_encryption_protectors.begin_revalidate",
-        target=f"{instance}/encryptionProtector/current",
+        target="the instances' encryption protectors",
         action=act,
-        is_done=lambda c: False,
         verify=check,
     )

@@ -72,9 +72,8 @@ def _estate(
 ) -> Iterator[tuple[Any, str]]:
     """The estate to run on: the configured mesh, or a fresh simulator on
     the runbook's starting scenario when there is no config."""
-    from runbooks.connect import open_estate
-
     from mesh.config import find_config, load_config
+    from runbooks.connect import open_estate
 
     path = find_config(config)
     if path is not None:
@@ -169,7 +168,7 @@ def run(
       rotation        route=new-name|import, key_name, key_file,
                       key_format=pem|hsm, auto_rotation=keep|true|false
       vault-loss      instance=REGION, vault=REGION, method=nsg|outage,
-                      second=no|yes, extend=no|yes
+                      second=no|yes, hold_seconds, extend=no|yes
       failover-drill  (none)
 
     Exit status: 0 done, 1 failed or refused, 2 usage or config error,

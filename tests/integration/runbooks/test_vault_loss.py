@@ -95,3 +95,46 @@ def test_a_drill_interrupted_after_the_cut_restores_at_once(
     assert result.outcome == "interrupted"
     assert drill_rules(simulator) == []
     assert verify(Path(result.journal)).ok
+
+
+def test_past_the_auto_heal_window_the_drill_revalidates_and_recovers(
+    simulator: SimProcess, runner: Runner
+) -> None:
+    estate = estate_of(simulator)
+
+    result = runner(
+        vault_loss,
+        estate,
+        {"second": "yes", "method": "outage", "extend": "yes", "hold_seconds": "2400"},
+        names=["kv-tde-eastus2", "kv-tde-centralus"],
+    )
+
+    assert result.outcome == "succeeded", result.message
+    operations = [
+        r["operation"] for r in read(Path(result.journal)) if r["type"] == "sdk_call"
+    ]
+    assert "sql.managed_instance_encryption_protectors.begin_revalidate" in operations
+    assert assessment_of(estate).verdict is Verdict.HEALTHY
+
+
+def test_without_extend_the_hold_ends_before_the_auto_heal_deadline(
+    simulator: SimProcess, runner: Runner
+) -> None:
+    estate = estate_of(simulator)
+
+    result = runner(
+        vault_loss,
+        estate,
+        {"second": "yes", "method": "outage", "hold_seconds": "2400"},
+        names=["kv-tde-eastus2", "kv-tde-centralus"],
+    )
+
+    assert result.outcome == "succeeded", result.message
+    operations = [
+        r["operation"] for r in read(Path(result.journal)) if r["type"] == "sdk_call"
+    ]
+    assert (
+        "sql.managed_instance_encryption_protectors.begin_revalidate" not in operations
+    )
+    warnings = [r["text"] for r in read(Path(result.journal)) if r["type"] == "log"]
+    assert any("before the auto-heal deadline" in w for w in warnings)
