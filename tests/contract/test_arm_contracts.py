@@ -1,6 +1,7 @@
 """The simulator's ARM answers against real recorded and published Azure
-responses (../shared/contracts): the same status codes, the same LRO headers
-on the simulator's own host, and the same JSON field names and nesting.
+responses (arm_fixtures/, copied from the team's shared contracts): the same
+status codes, the same LRO headers on the simulator's own host, and the same
+JSON field names and nesting.
 
 Bodies are compared by shape, not value: every field the recording has must
 be present with the same kind of value (object, list, scalar), recursively;
@@ -25,9 +26,7 @@ from simclients import Sdk
 
 from azuresim.process import SimProcess
 
-CONTRACTS = Path(__file__).resolve().parents[3] / "shared" / "contracts"
-if not CONTRACTS.is_dir():  # a checkout next to the shared folder
-    CONTRACTS = Path("/work/shared/contracts")
+CONTRACTS = Path(__file__).parent / "arm_fixtures"
 SUB = "00000000-0000-0000-0000-000000000000"
 EAST_MI = (
     f"/subscriptions/{SUB}/resourceGroups/rg-tde-eastus2/providers/"
