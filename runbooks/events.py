@@ -120,6 +120,8 @@ def render(event: object) -> str | None:
         case RunStarted(run_id=run_id, runbook=runbook, mesh=mesh, resumed=resumed):
             verb = "Resuming" if resumed else "Starting"
             return f"{verb} runbook {runbook} on mesh {mesh} (run {run_id})"
+        case PlanReady(plan=plan):
+            return plan.render()
         case StepChanged(title=title, state=state, detail=detail):
             tail = f" — {detail}" if detail else ""
             return f"[{state.value:>7}] {title}{tail}"

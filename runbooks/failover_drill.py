@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from runbooks.common import (
@@ -128,6 +129,7 @@ def _failover_step(ctx: RunContext, to_region: str, label: str) -> Step:
 
     def act(c: RunContext) -> None:
         c.remember(f"{label}_started", time.time())
+        c.remember(f"{label}_started_azure", estate.azure_now(c).isoformat())
         estate.failover(c, to_region)
         c.remember(flag, True)
 
@@ -165,9 +167,23 @@ def _observe_step(ctx: RunContext, to_region: str, label: str) -> Step:
                 "between the instances (5022, 11000-11999), then resume.",
             )
         started = float(c.values.get(f"{label}_started", time.time()))
-        seconds = round(time.time() - started, 3)
-        c.remember(f"measured_{label}_seconds", seconds)
-        c.log(f"{instance} is primary with its databases online ({seconds}s)")
+        wall = round(time.time() - started, 3)
+        began = c.values.get(f"{label}_started_azure")
+        azure = (
+            round(
+                (
+                    estate.azure_now(c) - datetime.fromisoformat(str(began))
+                ).total_seconds()
+            )
+            if began
+            else wall
+        )
+        c.remember(f"measured_{label}_seconds", azure)
+        c.remember(f"measured_{label}_wall_seconds", wall)
+        c.log(
+            f"{instance} is primary with its databases online after {azure}s "
+            f"of Azure time ({wall}s here)"
+        )
 
     return Step(
         id=f"observe-{label}",
