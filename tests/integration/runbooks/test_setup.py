@@ -100,3 +100,38 @@ def test_backup_and_restore_across_geographies_is_refused_with_alternatives(
     assert "geography" in result.message
     assert "route=pem" in result.fix and "route=hsm" in result.fix
     assert estate.gateway.list_key_names("kv-tde-eastus2") == []
+
+
+def test_setup_enables_a_missing_identity_and_grants_by_access_policy(
+    greenfield: SimProcess, runner: Runner
+) -> None:
+    from azuresim.scenarios import OPERATOR_OBJECT_ID
+
+    everything = ["get", "list", "create", "update", "import", "delete", "backup"]
+    greenfield.put_vault(
+        "kv-tde-centralus",
+        enable_rbac_authorization=False,
+        access_policies=[
+            {
+                "object_id": OPERATOR_OBJECT_ID,
+                "key_permissions": [*everything, "restore", "recover"],
+            }
+        ],
+    )
+    estate = estate_of(greenfield)
+    estate.gateway.set_instance_identity(
+        "rg-tde-centralus", "sqlmi-tde-centralus", "None"
+    )
+
+    result = runner(setup, estate)
+
+    assert result.outcome == "succeeded", result.message
+    assert assessment_of(estate).verdict is Verdict.HEALTHY
+    identity = estate.gateway.get_instance("rg-tde-centralus", "sqlmi-tde-centralus")
+    principal = identity["identity"]["principalId"]
+    vault = estate.gateway.get_vault("rg-tde-centralus", "kv-tde-centralus")
+    policies = {
+        p["objectId"]: p["permissions"]["keys"]
+        for p in vault["properties"]["accessPolicies"]
+    }
+    assert {"get", "wrapKey", "unwrapKey"} <= set(policies[principal])
