@@ -137,6 +137,11 @@ _SQL_FIXES: dict[str, tuple[str, str]] = {
         "databases are Inaccessible, so a planned failover cannot start",
         "fix the key paths and revalidate the protector first",
     ),
+    "PrivateEndpointConnectionRejected": (
+        "a rejected private endpoint connection cannot be approved",
+        "recreate the private endpoint in the instance's network, then approve "
+        "its new connection on the vault",
+    ),
     "ConflictingServerOperation": (
         "another operation on the resource is in progress",
         "wait for it to finish, then retry",

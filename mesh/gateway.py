@@ -868,20 +868,20 @@ class Gateway:
         """Wrap a random value (locally) and unwrap it in the vault."""
         import os
 
-        crypto = self.crypto_client(key_id)
         secret = os.urandom(32)
-        wrapped = self._call(
-            "keys.wrap",
-            key_id,
-            lambda: crypto.wrap_key(KeyWrapAlgorithm.rsa_oaep_256, secret),
-        )
-        result = self._call(
-            "keys.unwrap",
-            key_id,
-            lambda: crypto.unwrap_key(
-                KeyWrapAlgorithm.rsa_oaep_256, wrapped.encrypted_key
-            ),
-        )
+        with self.crypto_client(key_id) as crypto:
+            wrapped = self._call(
+                "keys.wrap",
+                key_id,
+                lambda: crypto.wrap_key(KeyWrapAlgorithm.rsa_oaep_256, secret),
+            )
+            result = self._call(
+                "keys.unwrap",
+                key_id,
+                lambda: crypto.unwrap_key(
+                    KeyWrapAlgorithm.rsa_oaep_256, wrapped.encrypted_key
+                ),
+            )
         if result.key != secret:
             raise GatewayError(
                 "unwrap returned a different value",
