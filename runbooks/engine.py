@@ -15,6 +15,7 @@ are the preconditions, and they are checked again.
 
 from __future__ import annotations
 
+import logging
 import platform
 import time
 import traceback
@@ -37,6 +38,7 @@ from runbooks.paths import StateDirs, new_run_id
 from runbooks.report import write_reports
 
 T = TypeVar("T")
+log = logging.getLogger("tdemesh.runbooks")
 
 
 def _version() -> str:
@@ -252,6 +254,9 @@ class Engine:
         self.operator = operator or operator_name()
 
     def emit(self, event: object) -> None:
+        line = events.render(event)
+        if line is not None and not isinstance(event, events.PlanReady):
+            log.info("%s", line.strip())
         for observer in self.observers:
             observer(event)
 

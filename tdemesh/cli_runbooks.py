@@ -230,7 +230,12 @@ def _drive(
     resume: str | None,
     parameters: dict[str, str],
 ) -> int:
-    from runbooks.engine import Engine, load_run, unfinished_restores
+    from runbooks.engine import (
+        Engine,
+        finished_outcome,
+        load_run,
+        unfinished_restores,
+    )
     from runbooks.registry import RESTORING, RUNBOOKS
 
     engine = Engine(dirs, _confirmer(yes, names, reason), [_print])
@@ -250,6 +255,9 @@ def _drive(
                 click.echo(f"  (it ran on mesh {state.mesh}; skipped here)")
                 continue
             engine.resume(pending, RUNBOOKS[state.runbook], estate, restore_only=True)
+        if resume and finished_outcome(dirs, resume) == "succeeded":
+            click.echo(f"Run {resume} has already succeeded; nothing to resume.")
+            return 0
         if resume:
             result = engine.resume(resume, module, estate)
         else:
