@@ -88,7 +88,10 @@ def open_console(
     with opened(config, mesh, scenario, data_dir) as session:
         from tui.app import ConsoleApp
 
-        ConsoleApp(session, settings).run()
+        try:
+            ConsoleApp(session, settings).run()
+        finally:
+            session.close()
 
 
 @contextmanager
@@ -146,7 +149,15 @@ def session_for(name: str, mesh: Any, data_dir: Path | None) -> Any:
     sim = sim_control(
         mesh.endpoints_file, tuple(r.vault for r in mesh.regions.values())
     )
-    return Session(where, look, sim=sim if simulator else None, runbooks=host)
+
+    def close() -> None:
+        gateway.close()
+        if sim is not None:
+            sim.close()
+
+    return Session(
+        where, look, sim=sim if simulator else None, runbooks=host, close=close
+    )
 
 
 def sim_control(endpoints_file: Path | None, vaults: tuple[str, ...]) -> Any:

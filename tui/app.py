@@ -65,7 +65,7 @@ class ConsoleApp(App[None]):
         Binding(
             "ctrl+a",
             "toggle_armed",
-            "Arm/disarm",
+            "Arm",
             id="app.arm",
             tooltip="Arm or disarm write actions (runbooks need them armed)",
         ),
@@ -73,6 +73,7 @@ class ConsoleApp(App[None]):
             "ctrl+q",
             "quit",
             "Quit",
+            show=False,
             id="app.quit",
             tooltip="Quit the console",
             priority=True,

@@ -47,6 +47,8 @@ class Session:
     """This machine's clock (frozen in snapshot tests)."""
     armed: bool | None = None
     """Writes armed at start; None: armed on the simulator, read-only on Azure."""
+    close: Callable[[], None] = field(default=lambda: None)
+    """Releases connections; the simulator cannot stop while one is open."""
 
     @property
     def starts_armed(self) -> bool:

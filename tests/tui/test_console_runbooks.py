@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,11 +24,10 @@ from mesh.gateway import Gateway
 from mesh.probe import probe
 from mesh.snapshot import Snapshot
 from runbooks.model import StepState
-from tdemesh.cli_console import session_for
+from tests.tui.conftest import ConsoleFactory
 from tui.app import ConsoleApp
 from tui.screens.modals import ConfirmModal, ErrorModal, TypedConfirmModal
 from tui.screens.runner import RunnerScreen
-from tui.settings import ConsoleSettings
 
 SIZE = (160, 48)
 RUN_TIMEOUT = 240.0
@@ -45,12 +42,6 @@ class Answers:
         self.changes: list[str] = []
         self.irreversible: list[str] = []
         self.errors: list[str] = []
-
-
-def console_on(sim: SimProcess, data_dir: Path) -> ConsoleApp:
-    name, mesh = load_config(sim.config_path).mesh(None)
-    session = session_for(name, mesh, data_dir)
-    return ConsoleApp(session, ConsoleSettings(refresh_seconds=30))
 
 
 def look_at(sim: SimProcess) -> tuple[Snapshot, Any]:
@@ -117,15 +108,10 @@ def states_of(runner: RunnerScreen) -> set[StepState]:
     return set(runner.states.values())
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Iterator[Path]:
-    yield tmp_path / "data"
-
-
 async def test_setup_through_the_console_protects_both_instances(
-    greenfield: SimProcess, data_dir: Path
+    greenfield: SimProcess, console_for: ConsoleFactory
 ) -> None:
-    app = console_on(greenfield, data_dir)
+    app = console_for(greenfield)
     async with app.run_test(size=SIZE) as pilot:
         runner, answers = await run_through_console(app, pilot, "setup")
 
@@ -140,12 +126,12 @@ async def test_setup_through_the_console_protects_both_instances(
 
 
 async def test_rotation_through_the_console_switches_both_protectors(
-    simulator: SimProcess, data_dir: Path
+    simulator: SimProcess, console_for: ConsoleFactory
 ) -> None:
     before, _ = look_at(simulator)
     old = {i.protector.thumbprint for i in before.instances if i.protector}
 
-    app = console_on(simulator, data_dir)
+    app = console_for(simulator)
     async with app.run_test(size=SIZE) as pilot:
         runner, answers = await run_through_console(app, pilot, "rotation")
 
@@ -157,9 +143,9 @@ async def test_rotation_through_the_console_switches_both_protectors(
 
 
 async def test_vault_loss_drill_through_the_console_restores_the_estate(
-    simulator: SimProcess, data_dir: Path
+    simulator: SimProcess, console_for: ConsoleFactory
 ) -> None:
-    app = console_on(simulator, data_dir)
+    app = console_for(simulator)
     async with app.run_test(size=SIZE) as pilot:
         runner, answers = await run_through_console(app, pilot, "vault-loss")
 
@@ -176,9 +162,9 @@ async def test_vault_loss_drill_through_the_console_restores_the_estate(
 
 
 async def test_failover_drill_through_the_console_fails_back(
-    simulator: SimProcess, data_dir: Path
+    simulator: SimProcess, console_for: ConsoleFactory
 ) -> None:
-    app = console_on(simulator, data_dir)
+    app = console_for(simulator)
     async with app.run_test(size=SIZE) as pilot:
         runner, answers = await run_through_console(app, pilot, "failover-drill")
 
@@ -192,10 +178,10 @@ async def test_failover_drill_through_the_console_fails_back(
 
 
 async def test_cancel_at_the_first_confirmation_stops_the_run_and_changes_nothing(
-    simulator: SimProcess, data_dir: Path
+    simulator: SimProcess, console_for: ConsoleFactory
 ) -> None:
     before, _ = look_at(simulator)
-    app = console_on(simulator, data_dir)
+    app = console_for(simulator)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.mesh_screen.look is not None)
         app.action_choose_runbook("rotation")
@@ -217,8 +203,10 @@ async def test_cancel_at_the_first_confirmation_stops_the_run_and_changes_nothin
     ]
 
 
-async def test_a_run_needs_writes_armed(simulator: SimProcess, data_dir: Path) -> None:
-    app = console_on(simulator, data_dir)
+async def test_a_run_needs_writes_armed(
+    simulator: SimProcess, console_for: ConsoleFactory
+) -> None:
+    app = console_for(simulator)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.mesh_screen.look is not None)
         app.set_armed(False)

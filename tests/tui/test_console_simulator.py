@@ -8,7 +8,6 @@ what mesh's probe and assess make of the result.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,22 +16,14 @@ from textual.widgets import Label
 
 from azuresim.process import SimProcess
 from mesh.assessment import Verdict
-from mesh.config import load_config
-from tdemesh.cli_console import session_for
+from tests.tui.conftest import ConsoleFactory
 from tui.app import ConsoleApp
 from tui.commands import console_commands
-from tui.settings import ConsoleSettings
 from tui.widgets.simpanel import SimPanel
 
 SIZE = (200, 50)
 
 pytestmark = pytest.mark.slow
-
-
-def console_on(sim: SimProcess, data_dir: Path) -> ConsoleApp:
-    name, mesh = load_config(sim.config_path).mesh(None)
-    session = session_for(name, mesh, data_dir)
-    return ConsoleApp(session, ConsoleSettings(refresh_seconds=60))
 
 
 async def wait_for(pilot: Pilot[None], check: Any, within: float = 60.0) -> None:
@@ -60,9 +51,9 @@ async def fresh_look(app: ConsoleApp, pilot: Pilot[None]) -> Any:
 
 
 async def test_a_vault_outage_from_the_panel_shows_the_fallback(
-    simulator: SimProcess, tmp_path: Path
+    simulator: SimProcess, console_for: ConsoleFactory
 ) -> None:
-    app = console_on(simulator, tmp_path)
+    app = console_for(simulator)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.mesh_screen.look is not None)
         panel = app.mesh_screen.query_one(SimPanel)
@@ -87,10 +78,10 @@ async def test_a_vault_outage_from_the_panel_shows_the_fallback(
 
 
 async def test_palette_advances_the_simulated_clock(
-    simulator: SimProcess, tmp_path: Path
+    simulator: SimProcess, console_for: ConsoleFactory
 ) -> None:
     before = simulator.clock()["now"]
-    app = console_on(simulator, tmp_path)
+    app = console_for(simulator)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.mesh_screen.look is not None)
         commands = {title: run for title, _, run in console_commands(app)}
@@ -104,9 +95,9 @@ async def test_palette_advances_the_simulated_clock(
 
 
 async def test_losing_both_vaults_starts_a_visible_countdown(
-    simulator: SimProcess, tmp_path: Path
+    simulator: SimProcess, console_for: ConsoleFactory
 ) -> None:
-    app = console_on(simulator, tmp_path)
+    app = console_for(simulator)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.mesh_screen.look is not None)
         commands = {title: run for title, _, run in console_commands(app)}

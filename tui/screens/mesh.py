@@ -67,6 +67,7 @@ class MeshScreen(Screen[None]):
             "ctrl+t",
             "advance_clock",
             "+10 min",
+            show=False,
             id="sim.advance",
             tooltip="Advance the simulated clock by 10 minutes (simulator only)",
         ),
@@ -152,6 +153,8 @@ class MeshScreen(Screen[None]):
             self.failure = ""
             self.show(look)
             self.looks_shown = number
+            if self.session.sim is not None:
+                self.app._read_sim()  # type: ignore[attr-defined]
         elif event.state is WorkerState.ERROR:
             self.failure = str(event.worker.error)
             self.notify(

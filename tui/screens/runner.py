@@ -421,8 +421,11 @@ class RunnerScreen(Screen[None]):
         if result.ok:
             self.notify(f"{self.host.title_of(self.runbook)}: {result.outcome}")
         else:
+            message = result.message or ""
+            if result.fix:  # the engine's message ends with the fix; say it once
+                message = message.replace(f"What to do: {result.fix}", "").strip()
             self.console.show_error(
-                Problem(f"Run {result.outcome}", result.message or "", result.fix)
+                Problem(f"Run {result.outcome}", message, result.fix)
             )
         self.console.mesh_screen.action_refresh()
 
