@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from textual.app import App
 
 
+RESUMABLE = {None, "interrupted"}
+
+
 @dataclass(frozen=True)
 class Interrupted:
     """A run whose journal has no end: offered for resumption at start."""
@@ -97,7 +100,8 @@ class RunbookHost:
         found = []
         for path in sorted(self.dirs.journal.glob("*.jsonl"), reverse=True):
             try:
-                if finished_outcome(self.dirs, path.stem) is not None:
+                # A crash leaves no end record; Ctrl-C leaves "interrupted".
+                if finished_outcome(self.dirs, path.stem) not in RESUMABLE:
                     continue
                 state = load_run(self.dirs, path.stem)
             except (JournalError, OSError, ValueError, KeyError):

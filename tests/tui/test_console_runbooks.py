@@ -23,6 +23,8 @@ from mesh.config import load_config
 from mesh.gateway import Gateway
 from mesh.probe import probe
 from mesh.snapshot import Snapshot
+from runbooks import events
+from runbooks.confirm import UnattendedConfirmer
 from runbooks.model import StepState
 from tests.tui.conftest import ConsoleFactory
 from tui.app import ConsoleApp
@@ -219,3 +221,42 @@ async def test_a_run_needs_writes_armed(
         await wait_for(pilot, lambda: isinstance(app.screen, ErrorModal))
         assert "not armed" in app.screen.problem.title
         assert not runner.running and runner.result is None
+
+
+async def test_an_interrupted_run_is_offered_at_start_and_resumes(
+    simulator: SimProcess, console_for: ConsoleFactory
+) -> None:
+    app = console_for(simulator)
+    host = app.session.runbooks
+    assert host is not None
+
+    def interrupt_at_third_step(event: object) -> None:
+        if isinstance(event, events.StepChanged) and event.state is StepState.RUNNING:
+            seen.append(event.step_id)
+            if len(seen) == 3:
+                raise KeyboardInterrupt
+
+    seen: list[str] = []
+    first = host.run("rotation", {}, UnattendedConfirmer(True), interrupt_at_third_step)
+    assert first.outcome == "interrupted"
+
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.pause()
+        assert first.run_id in str(app.screen._message)
+        await pilot.click("#proceed")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunnerScreen))
+        runner = app.screen
+        assert isinstance(runner, RunnerScreen)
+        assert runner.resume_run == first.run_id
+        await pilot.press("ctrl+r")
+        answers = Answers()
+        while runner.result is None:
+            await answer(app, pilot, answers)
+            await pilot.pause(0.05)
+
+    assert runner.result.run_id == first.run_id
+    assert runner.result.ok, answers.errors
+    after, assessment = look_at(simulator)
+    assert len({i.protector.thumbprint for i in after.instances if i.protector}) == 1
+    assert assessment.verdict is Verdict.HEALTHY, assessment.codes()
