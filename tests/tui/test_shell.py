@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import console_estates as estates
+import pytest
 from textual.widgets import Button, DataTable, Input, Label
 
 from tui.app import ConsoleApp
@@ -16,7 +19,8 @@ from tui.screens.modals import (
     Problem,
     TypedConfirmModal,
 )
-from tui.settings import ConsoleSettings
+from tui.session import Look
+from tui.settings import ConsoleSettings, SettingsError, load_settings
 
 SIZE = (100, 40)
 
@@ -195,3 +199,93 @@ async def test_palette_offers_area_action_commands() -> None:
     assert "view: Refresh now" in titles
     assert "app: Screenshot" in titles
     assert all(": " in title for title in titles)
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = estates.NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def test_freshness_and_the_countdown_tick_between_looks() -> None:
+    clock = Clock()
+    session = estates.frozen_session("critical")
+    session.clock = clock
+    app = ConsoleApp(session, ConsoleSettings(refresh_seconds=3600))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "updated 0m00s ago" in text_of(app, "#freshness")
+        assert "DEADLINE in 30m00s" in text_of(app, "#deadline")
+
+        clock.now += timedelta(seconds=75)
+        app.mesh_screen.tick()
+        await pilot.pause()
+        assert "updated 1m15s ago" in text_of(app, "#freshness")
+        assert "DEADLINE in 28m45s" in text_of(app, "#deadline")
+
+
+async def test_pause_stops_the_looks_and_says_so() -> None:
+    app = app_for(refresh_seconds=0.5)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("p")
+        await pilot.pause()
+        assert "PAUSED" in text_of(app, "#freshness")
+        started = app.mesh_screen.looks_started
+        await pilot.pause(1.2)
+        assert app.mesh_screen.looks_started == started
+
+        await pilot.press("p")
+        await pilot.pause(1.2)
+        assert app.mesh_screen.looks_started > started
+        assert "every 0.5s" in text_of(app, "#freshness")
+
+
+async def test_the_next_look_starts_only_when_the_last_one_ended() -> None:
+    running: list[int] = []
+    overlaps: list[int] = []
+    fixed = estates.look("healthy")
+
+    def slow_look() -> Look:
+        running.append(1)
+        if len(running) > 1:
+            overlaps.append(len(running))
+        time.sleep(0.3)
+        running.pop()
+        return fixed
+
+    session = estates.frozen_session()
+    session.look = slow_look
+    app = ConsoleApp(session, ConsoleSettings(refresh_seconds=0.5))
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(4):
+            app.mesh_screen.action_refresh()  # impatient operator
+            await pilot.pause(0.1)
+        await pilot.pause(1.5)
+        assert app.mesh_screen.looks_shown >= 2
+    assert overlaps == []
+
+
+def test_console_settings_come_from_console_toml(tmp_path: Path) -> None:
+    file = tmp_path / "console.toml"
+    file.write_text(
+        'refresh_seconds = 2.5\nscreenshot_dir = "/tmp/shots"\n'
+        '[keymap]\n"mesh.refresh" = "ctrl+r"\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(file)
+    assert settings.refresh_seconds == 2.5
+    assert settings.keymap == {"mesh.refresh": "ctrl+r"}
+    assert settings.screenshot_dir == Path("/tmp/shots")
+
+
+def test_a_refresh_faster_than_half_a_second_is_refused(tmp_path: Path) -> None:
+    file = tmp_path / "console.toml"
+    file.write_text("refresh_seconds = 0.1\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match="refresh_seconds"):
+        load_settings(file)
