@@ -690,6 +690,18 @@ class Gateway:
             )
         )
 
+    def get_subnet(self, subnet_id: str) -> dict[str, Any]:
+        """A subnet by its resource id (its address range, its NSG)."""
+        parts = subnet_id.strip("/").split("/")
+        rg, vnet, subnet = parts[3], parts[7], parts[9]
+        return wire(
+            self._call(
+                "network.subnets.get",
+                subnet_id,
+                lambda: self.network.subnets.get(rg, vnet, subnet),
+            )
+        )
+
     def list_network_security_groups(self, rg: str) -> list[dict[str, Any]]:
         return [
             wire(g)

@@ -16,10 +16,11 @@ itself does not fail.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from threading import Lock
 from typing import Any, Generic, TypeVar
@@ -126,8 +127,10 @@ def probe(
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe") as pool:
         reader = _Reader(pool)
         first = _first_wave(gateway, reader, mesh)
+        subnets = _SubnetReads(gateway, reader, first)
         keys = _key_waves(gateway, reader, mesh, first)
         snapshot = _assemble(mesh_name, mesh, first, keys, gateway)
+        snapshot = _with_subnet_prefixes(snapshot, subnets.results())
     return Snapshot(
         mesh=mesh_name,
         cloud=mesh.cloud,
@@ -254,6 +257,69 @@ def _region_reads(
             "keys.list", region.vault, lambda: gateway.list_key_names(region.vault)
         ),
     )
+
+
+class _SubnetReads:
+    """Each instance's subnet, read as soon as the instance is known (its
+    address range decides which NSG rules apply to the instance)."""
+
+    def __init__(self, gateway: Gateway, reader: _Reader, first: _FirstWave) -> None:
+        self._lock = Lock()
+        self._futures: dict[str, Future[Read[dict[str, Any]]]] = {}
+        self._submitted: list[Future[Any]] = []
+        for region, reads in first.regions.items():
+            done: Future[None] = Future()
+            self._submitted.append(done)
+            reads.instance.add_done_callback(
+                functools.partial(self._read, gateway, reader, region, done=done)
+            )
+
+    def _read(
+        self,
+        gateway: Gateway,
+        reader: _Reader,
+        region: str,
+        future: Future[Read[dict[str, Any]]],
+        *,
+        done: Future[None],
+    ) -> None:
+        subnet = props(future.result().value or {}).get("subnetId")
+        if subnet and len(str(subnet).strip("/").split("/")) >= 10:
+            read = reader.submit(
+                "network.subnets.get", str(subnet), _bind(gateway.get_subnet, subnet)
+            )
+            with self._lock:
+                self._futures[region] = read
+        done.set_result(None)
+
+    def results(self) -> dict[str, Read[dict[str, Any]]]:
+        wait(self._submitted)
+        with self._lock:
+            futures = dict(self._futures)
+        return {region: future.result() for region, future in futures.items()}
+
+
+def _with_subnet_prefixes(
+    snapshot: Snapshot, subnets: dict[str, Read[dict[str, Any]]]
+) -> Snapshot:
+    """The instances with their subnet's address range, where it was readable.
+
+    TODO: a subnet that cannot be read (the simulator does not serve subnets)
+    leaves the range unknown; NSG rules with a source range are then assumed
+    to apply to the instance, which may report a cut that is not one.
+    """
+    instances = []
+    for instance in snapshot.instances:
+        read = subnets.get(instance.region)
+        subnet = read.value if read is not None else None
+        prefix = props(subnet or {}).get("addressPrefix")
+        if prefix is None:
+            prefixes = props(subnet or {}).get("addressPrefixes") or []
+            prefix = prefixes[0] if prefixes else None
+        instances.append(
+            replace(instance, subnet_prefix=prefix) if prefix else instance
+        )
+    return replace(snapshot, instances=tuple(instances))
 
 
 def _bind(fn: Callable[..., T], *args: Any) -> Callable[[], T]:
