@@ -764,6 +764,18 @@ def _vault_findings(vault: Vault) -> list[Finding]:
             "Key Vault's retention is 7 to 90 days",
             "check the vault's soft-delete retention",
         )
+    if (vault.public_network_access or "").lower() == "enabled" and (
+        vault.network_default_action or ""
+    ).lower() == "allow":
+        add(
+            "VAULT_OPEN_TO_ALL_NETWORKS",
+            Severity.INFO,
+            f"vault {vault.name} accepts connections from any network",
+            "the instances reach it over private endpoints; the public "
+            "endpoint only widens who can try",
+            f"az keyvault update -n {vault.name} --public-network-access Disabled "
+            "(keep a path for the operator: run tdemesh inside the network)",
+        )
     if vault.operator_reachable is False:
         error = vault.operator_error
         add(

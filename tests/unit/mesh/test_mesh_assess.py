@@ -449,3 +449,24 @@ def test_every_finding_names_a_resource_and_a_fix() -> None:
     )
     for finding in assess(snapshot).findings:
         assert finding.resource and finding.fix and finding.what and finding.why
+
+
+def test_a_deny_for_another_subnet_does_not_cut_once_the_subnet_is_known() -> None:
+    other_subnet = replace(deny_rule("*"), source_prefixes=("10.99.0.0/24",))
+    snapshot = with_rule(healthy(), E, other_subnet)
+    # The subnet's range unknown: the rule is assumed to apply.
+    assert assess(snapshot).verdict is not Verdict.HEALTHY
+    known = with_instance(snapshot, E, subnet_prefix="10.1.0.0/24")
+    assert assess(known).verdict is Verdict.HEALTHY
+    inside = with_instance(snapshot, E, subnet_prefix="10.99.0.0/26")
+    assert assess(inside).verdict is not Verdict.HEALTHY
+
+
+def test_a_vault_open_to_all_networks_is_noted_without_changing_the_verdict() -> None:
+    snapshot = with_vault(
+        healthy(), C, public_network_access="Enabled", network_default_action="Allow"
+    )
+    assessment = assess(snapshot)
+    [finding] = assessment.by_code("VAULT_OPEN_TO_ALL_NETWORKS")
+    assert finding.severity is Severity.INFO
+    assert assessment.verdict is Verdict.HEALTHY
