@@ -346,6 +346,11 @@ class Snapshot:
                 return instance
         return None
 
+    def role_of(self, instance: str) -> str | None:
+        """ "Primary" or "Secondary" in the failover group, if known."""
+        group = self.failover_group
+        return group.role_of(instance) if group is not None else None
+
     def instance_in(self, region: str) -> Instance | None:
         for instance in self.instances:
             if instance.region == region:

@@ -40,21 +40,24 @@ def _mesh_config(
     if path is not None:
         yield path
         return
+    import tempfile
+
     from azuresim import process
 
     click.echo(
         f"no config found: starting the built-in simulator ({scenario})",
         err=True,
     )
-    try:
-        sim = process.start(state_dir, scenario=scenario)
-    except Exception as error:  # noqa: BLE001 - shown to the operator
-        raise _Unknown(
-            f"the simulator did not start: {error}; fix: run `tdemesh sim serve` "
-            "to see its log, or pass --config"
-        ) from error
-    with sim:
-        yield sim.config_path
+    with tempfile.TemporaryDirectory(prefix="tdemesh-sim-") as scratch:
+        try:
+            sim = process.start(state_dir or Path(scratch), scenario=scenario)
+        except Exception as error:  # noqa: BLE001 - shown to the operator
+            raise _Unknown(
+                f"the simulator did not start: {error}; fix: run `tdemesh sim "
+                "serve` to see its log, or pass --config"
+            ) from error
+        with sim:
+            yield sim.config_path
 
 
 def _load(path: Path, mesh_name: str | None) -> tuple[str, Any]:
