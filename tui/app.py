@@ -127,11 +127,10 @@ class ConsoleApp(App[None]):
                 "anywhere",
                 [
                     Binding(
-                        "ctrl+p",
-                        "",
+                        self.COMMAND_PALETTE_BINDING,
+                        "command_palette",
                         "Palette",
-                        tooltip="Open the command palette",
-                        id="app.palette",
+                        tooltip="Open the command palette (Textual's key: no id)",
                     )
                 ],
             ),

@@ -80,13 +80,14 @@ async def test_f1_lists_every_action_with_its_id_and_remapped_keys() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f1")
         await pilot.pause()
+        await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         table = app.screen.query_one(DataTable)
         rows = [table.get_row_at(i) for i in range(table.row_count)]
-        ids = {row[3] for row in rows}
+        ids = {row[2] for row in rows}
         assert {"app.help", "app.screenshot", "app.arm", "mesh.refresh"} <= ids
         assert {"mesh.pause", "mesh.runbooks", "sim.advance"} <= ids
-        refresh = next(row for row in rows if row[3] == "mesh.refresh")
+        refresh = next(row for row in rows if row[2] == "mesh.refresh")
         assert refresh[1] == "ctrl+r"
 
 
@@ -105,6 +106,8 @@ async def test_every_binding_has_an_id_and_a_tooltip() -> None:
     app = app_for()
     for area, bindings in app.key_areas():
         for binding in bindings:
+            if binding.action == "command_palette":  # Textual's own, not remappable
+                continue
             assert binding.id, (area, binding.key)
             assert binding.tooltip, (area, binding.key)
 

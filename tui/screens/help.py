@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -40,19 +41,28 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as dialog:
             dialog.border_title = "Keys (F1)"
-            table: DataTable[str] = DataTable(
-                id="help-keys", cursor_type="row", zebra_stripes=True
-            )
-            table.add_columns("Where", "Keys", "What it does", "Id (for [keymap])")
-            for row in self.rows:
-                table.add_row(*row)
-            yield table
+            yield DataTable(id="help-keys", cursor_type="row", zebra_stripes=True)
             yield Static(
                 'ctrl+p opens the command palette ("runbook: …", "view: …", '
-                '"sim: …"). Remap a key in console.toml: [keymap] id = "keys". '
+                '"sim: …"). Remap a key in console.toml: \\[keymap] id = "keys". '
                 "Escape closes.",
                 classes="dialog-detail",
             )
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fill)
+
+    def _fill(self) -> None:
+        """Every row whole: the description wraps to the table's width."""
+        table = self.query_one("#help-keys", DataTable)
+        table.clear(columns=True)
+        what_width = max(20, table.content_region.width - 10 - 7 - 14 - 8 - 2)
+        table.add_column("Where", width=10)
+        table.add_column("Keys", width=7)
+        table.add_column("Id", width=14)
+        table.add_column("What it does", width=what_width)
+        for area, keys, what, binding_id in self.rows:
+            table.add_row(area, keys, binding_id, Text(what), height=None)
 
     def action_close(self) -> None:
         self.dismiss(None)
