@@ -776,8 +776,8 @@ def _vault_findings(vault: Vault) -> list[Finding]:
             f"az keyvault update -n {vault.name} --public-network-access Disabled "
             "(keep a path for the operator: run tdemesh inside the network)",
         )
-    if vault.operator_reachable is False:
-        error = vault.operator_error
+    error = vault.operator_error
+    if vault.operator_reachable is False and not (error and error.unreachable):
         add(
             "VAULT_UNREACHABLE_FOR_OPERATOR",
             Severity.WARNING,

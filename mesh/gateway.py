@@ -251,7 +251,16 @@ class Gateway:
     # ------------------------------------------------------------------
     # The door
 
-    def _call(self, operation: str, resource: str, fn: Callable[[], T]) -> T:
+    def _call(
+        self,
+        operation: str,
+        resource: str,
+        fn: Callable[[], T],
+        *,
+        level: int = logging.INFO,
+    ) -> T:
+        """fn() with retries, one log line, and Azure's errors explained."""
+
         def attempt() -> T:
             with self._lock:
                 self.calls += 1
@@ -272,7 +281,8 @@ class Gateway:
                 reason_of(error),
             )
             raise self._translate(operation, resource, error) from error
-        log.info("%s %s ok %.2fs", operation, resource, time.monotonic() - started)
+        elapsed = time.monotonic() - started
+        log.log(level, "%s %s ok %.2fs", operation, resource, elapsed)
         return result
 
     def _lro(
@@ -280,7 +290,7 @@ class Gateway:
     ) -> Any:
         """Start a long-running operation and wait for it; a transient fault
         while polling resumes from the poller's continuation token."""
-        poller = self._call(operation, resource, begin)
+        poller = self._call(operation, resource, begin, level=logging.DEBUG)
         holder = [poller]
 
         def wait() -> Any:

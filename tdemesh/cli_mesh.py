@@ -67,13 +67,25 @@ def _load(path: Path, mesh_name: str | None) -> tuple[str, Any]:
     return name, mesh
 
 
+class _EchoRetries:
+    """Every retry is visible: one line on stderr each."""
+
+    def retrying(self, event: Any) -> None:
+        click.echo(
+            f"retrying {event.operation} {event.resource}: attempt {event.attempt} "
+            f"of {event.attempts} failed ({event.reason}); waiting "
+            f"{event.wait_seconds:.1f}s",
+            err=True,
+        )
+
+
 def _run_check(path: Path, mesh_name: str | None) -> tuple[Any, Any]:
     from mesh.assess import assess
     from mesh.gateway import Gateway
     from mesh.probe import probe
 
     name, mesh = _load(path, mesh_name)
-    gateway = Gateway(mesh.endpoints())
+    gateway = Gateway(mesh.endpoints(), observer=_EchoRetries())
     try:
         snapshot = probe(gateway, name, mesh)
     finally:

@@ -41,9 +41,11 @@ class CountingGateway(Gateway):
         super().__init__(*args, **kwargs)
         self.reads: list[tuple[str, str]] = []
 
-    def _call(self, operation: str, resource: str, fn: Callable[[], T]) -> T:
+    def _call(
+        self, operation: str, resource: str, fn: Callable[[], T], **kwargs: Any
+    ) -> T:
         self.reads.append((operation, resource))
-        return super()._call(operation, resource, fn)
+        return super()._call(operation, resource, fn, **kwargs)
 
 
 def sim_mesh(sim: SimProcess) -> tuple[str, Mesh]:
