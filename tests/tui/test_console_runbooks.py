@@ -29,7 +29,7 @@ from runbooks.model import StepState
 from tests.tui.conftest import ConsoleFactory
 from tui.app import ConsoleApp
 from tui.screens.modals import ConfirmModal, ErrorModal, TypedConfirmModal
-from tui.screens.runner import RunnerScreen
+from tui.screens.runner import ReportScreen, RunnerScreen
 
 SIZE = (160, 48)
 RUN_TIMEOUT = 240.0
@@ -169,9 +169,14 @@ async def test_failover_drill_through_the_console_fails_back(
     app = console_for(simulator)
     async with app.run_test(size=SIZE) as pilot:
         runner, answers = await run_through_console(app, pilot, "failover-drill")
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        report_screen = app.screen
 
     assert runner.result is not None and runner.result.ok, answers.errors
     assert answers.irreversible, "a failover must ask for the typed name"
+    assert isinstance(report_screen, ReportScreen)
+    assert "failover-drill" in report_screen.text
     after, _ = look_at(simulator)
     assert after.failover_group is not None
     assert after.failover_group.primary_instance == "sqlmi-tde-eastus2"

@@ -24,6 +24,7 @@ from textual.widgets import (
     Footer,
     Input,
     Label,
+    MarkdownViewer,
     OptionList,
     RichLog,
     Static,
@@ -97,6 +98,28 @@ class RunbookChooser(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+class ReportScreen(ModalScreen[None]):
+    """A run's Markdown report, as written next to its journal."""
+
+    BINDINGS = [
+        Binding("escape", "close", "Close", id="report.close", tooltip="Close"),
+    ]
+
+    def __init__(self, path: str, text: str) -> None:
+        super().__init__(classes="report")
+        self.path = path
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog") as dialog:
+            dialog.border_title = "Report"
+            dialog.border_subtitle = self.path
+            yield MarkdownViewer(self.text, show_table_of_contents=False)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
 class RunnerScreen(Screen[None]):
     BINDINGS = [
         Binding(
@@ -112,6 +135,13 @@ class RunnerScreen(Screen[None]):
             "Back",
             id="runner.back",
             tooltip="Back to the mesh view (not while a run is going)",
+        ),
+        Binding(
+            "ctrl+o",
+            "report",
+            "Report",
+            id="runner.report",
+            tooltip="Read the run's report (Markdown, also saved beside the journal)",
         ),
         Binding(
             "ctrl+l",
@@ -186,6 +216,8 @@ class RunnerScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in {"run", "replan"}:
             return None if self.running or self.result else True
+        if action == "report":
+            return self.report_path() is not None
         if action == "back":
             return not self.running
         return True
@@ -417,7 +449,9 @@ class RunnerScreen(Screen[None]):
         report = self.query_one("#runner-report", Static)
         report.update("\n".join(lines))
         report.display = True
-        self.show_call("Run finished. Escape returns to the mesh view.")
+        self.show_call(
+            "Run finished. ctrl+o reads the report; Escape returns to the mesh view."
+        )
         if result.ok:
             self.notify(f"{self.host.title_of(self.runbook)}: {result.outcome}")
         else:
@@ -428,6 +462,16 @@ class RunnerScreen(Screen[None]):
                 Problem(f"Run {result.outcome}", message, result.fix)
             )
         self.console.mesh_screen.action_refresh()
+
+    def report_path(self) -> str | None:
+        reports = self.result.reports if self.result else ()
+        return next((p for p in reports if p.endswith(".md")), None)
+
+    def action_report(self) -> None:
+        path = self.report_path()
+        if path is not None:
+            with open(path, encoding="utf-8") as report:
+                self.app.push_screen(ReportScreen(path, report.read()))
 
     def action_back(self) -> None:
         if not self.running:

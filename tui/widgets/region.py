@@ -142,8 +142,10 @@ class RegionPanel(Vertical):
             True: coloured("reachable", GOOD),
             False: coloured("UNREACHABLE", BAD, True),
         }
+        # The operator's own reach, not the instances' (the matrix has those).
         lines = [
-            f"[b]Vault[/b] {escape(vault.name)} "
+            f"[b]Vault[/b] {escape(vault.name)}",
+            "  from this console: "
             f"{reach.get(vault.operator_reachable, coloured('unknown', WARN))}",
             f"  soft delete {on_off(vault.soft_delete)}"
             f" · purge protect {on_off(vault.purge_protection)}",
