@@ -64,10 +64,23 @@ class KeyPathMatrix(Grid):
         for instance in instances:
             cells.append(f"[b]{escape(instance)}[/b]")
             for vault in vaults:
-                head, detail = path_mark(assessment.path(instance, vault))
-                cells.append(f"{head}\n{coloured(detail, DIM)}" if detail else head)
+                path = assessment.path(instance, vault)
+                head, detail = path_mark(path)
+                if path is not None and self._fallback_in_use(assessment, path):
+                    detail = coloured("fallback IN USE", WARN, bold=True)
+                else:
+                    detail = coloured(detail, DIM) if detail else ""
+                cells.append(f"{head}\n{detail}" if detail else head)
         for index, text in enumerate(cells[:9]):
             self.query_one(f"#cell-{index}", Static).update(text)
+
+    @staticmethod
+    def _fallback_in_use(assessment: Assessment, path: KeyPath) -> bool:
+        """The instance's home path is cut and this other one carries it."""
+        if path.home or not path.usable:
+            return False
+        home = [p for p in assessment.paths if p.instance == path.instance and p.home]
+        return bool(home) and not home[0].usable
 
     def _ordered(
         self, assessment: Assessment, regions: tuple[str, ...], by_instance: bool
