@@ -354,7 +354,13 @@ def _grant_operator(world: World, vault: Vault) -> None:
 # JSON dump with no secrets
 
 
-SECRET_FIELDS = {"private_key", "client_secret", "issued_tokens", "port_for"}
+SECRET_FIELDS = {
+    "private_key",
+    "client_secret",
+    "issued_tokens",
+    "token_audiences",
+    "port_for",
+}
 
 
 def to_json(value: Any) -> Any:

@@ -31,11 +31,27 @@ class Caller:
     token: str
 
 
-def issue_token(world: World, principal: Principal) -> str:
+ARM_AUDIENCES = {
+    "https://management.azure.com",
+    "https://management.core.windows.net",
+}
+
+
+def audience_of_scope(scope: str) -> str | None:
+    """ "https://vault.azure.net/.default" -> "https://vault.azure.net"."""
+    for item in scope.split():
+        if item.endswith("/.default"):
+            return item.removesuffix("/.default").rstrip("/")
+    return None
+
+
+def issue_token(world: World, principal: Principal, audience: str | None) -> str:
     token = secrets.token_urlsafe(48)
     lifetime = TOKEN_LIFETIME_SECONDS * max(world.clock.scale, 1.0)
     expiry = world.clock.now() + timedelta(seconds=lifetime)
     world.issued_tokens[token] = (principal.object_id, expiry)
+    if audience is not None:
+        world.token_audiences[token] = audience
     return token
 
 
@@ -101,6 +117,17 @@ def arm_caller(world: World, authorization: str | None) -> Caller:
             else "The access token has expired.",
             headers=_arm_challenge("invalid access token"),
         )
+    audience = world.token_audiences.get(token)
+    if audience is not None and audience not in ARM_AUDIENCES:
+        allowed = "','".join(f"{a}/','{a}" for a in sorted(ARM_AUDIENCES))
+        raise ArmError(
+            401,
+            "InvalidAuthenticationTokenAudience",
+            "The access token has been obtained for wrong audience or resource "
+            f"'{audience}'. It should exactly match with one of the allowed "
+            f"audiences '{allowed}'.",
+            headers=_arm_challenge("invalid audience"),
+        )
     return Caller(principal_of(world, token), token)
 
 
@@ -110,6 +137,9 @@ def vault_caller(
     """The caller of a Key Vault request, or the 401 challenge the vault answers."""
     token = bearer_token(authorization)
     problem = token_problem(world, token)
+    audience = world.token_audiences.get(token or "")
+    if problem is None and audience not in (None, VAULT_RESOURCE):
+        problem = "audience"
     if problem is None and token is not None:
         return Caller(principal_of(world, token), token)
     message = {
@@ -117,6 +147,8 @@ def vault_caller(
         "unknown": "AKV10032: Invalid issuer. The token was not issued by this "
         "tenant's authority.",
         "expired": "AKV10021: Token has expired.",
+        "audience": f"AKV10022: Invalid audience. Expected {VAULT_RESOURCE}, "
+        f"found: {audience}.",
     }[problem or "unknown"]
     challenge = (
         f'Bearer authorization="{authority}/{tenant_id}", resource="{VAULT_RESOURCE}"'

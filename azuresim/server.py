@@ -156,6 +156,7 @@ class Simulator:
         # Clients keep the tokens they hold; a principal that survives the
         # reset (the operator) keeps working without a new token.
         world.issued_tokens = dict(old.issued_tokens)
+        world.token_audiences = dict(old.token_audiences)
         self._world = world
         self._arm_app = self._make_arm_app()
         if self._running:

@@ -454,6 +454,8 @@ class World:
     issued_tokens: dict[str, tuple[str, datetime]] = field(
         default_factory=dict
     )  # token -> (object id, expiry)
+    # token -> the resource it was issued for ("https://vault.azure.net", ...)
+    token_audiences: dict[str, str] = field(default_factory=dict)
     vaults: dict[str, Vault] = field(default_factory=dict)  # by name
     role_assignments: dict[str, RoleAssignment] = field(default_factory=dict)
     private_endpoints: dict[str, PrivateEndpoint] = field(default_factory=dict)

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from azuresim.auth import TOKEN_LIFETIME_SECONDS, issue_token
+from azuresim.auth import TOKEN_LIFETIME_SECONDS, audience_of_scope, issue_token
 from azuresim.state import World
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -97,7 +97,9 @@ def token_app(
                 "token_type": "Bearer",
                 "expires_in": TOKEN_LIFETIME_SECONDS,
                 "ext_expires_in": TOKEN_LIFETIME_SECONDS,
-                "access_token": issue_token(world, principal),
+                "access_token": issue_token(
+                    world, principal, audience_of_scope(form.get("scope", ""))
+                ),
             }
         )
 

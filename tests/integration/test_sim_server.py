@@ -244,3 +244,36 @@ def test_a_management_client_with_a_foreign_token_is_refused(sdk: Sdk) -> None:
         sdk.sql(Foreign()).managed_instances.get("rg-tde-eastus2", "sqlmi-tde-eastus2")
     assert caught.value.status_code == 401
     assert sdk.sql().managed_instances.get("rg-tde-eastus2", "sqlmi-tde-eastus2")
+
+
+def test_a_token_works_only_for_the_resource_it_was_issued_for(
+    simulator: SimProcess, sdk: Sdk
+) -> None:
+    vault_token = sdk.credential().get_token("https://vault.azure.net/.default").token
+    arm_token = (
+        sdk.credential().get_token("https://management.azure.com/.default").token
+    )
+    endpoints = simulator.endpoints
+    arm_url = (
+        f"{endpoints.arm_url}/subscriptions/{endpoints.subscription_id}"
+        "/resourceGroups/rg-tde-eastus2/providers/Microsoft.Sql/managedInstances"
+        "/sqlmi-tde-eastus2?api-version=2025-01-01"
+    )
+    vault_url = f"{endpoints.vaults[VAULT]}/keys?api-version=2025-07-01"
+    with http(simulator) as client:
+        arm_with_vault_token = client.get(
+            arm_url, headers={"Authorization": f"Bearer {vault_token}"}
+        )
+        vault_with_arm_token = client.get(
+            vault_url, headers={"Authorization": f"Bearer {arm_token}"}
+        )
+        vault_with_vault_token = client.get(
+            vault_url, headers={"Authorization": f"Bearer {vault_token}"}
+        )
+
+    assert arm_with_vault_token.status_code == 401
+    error = arm_with_vault_token.json()["error"]
+    assert error["code"] == "InvalidAuthenticationTokenAudience"
+    assert vault_with_arm_token.status_code == 401
+    assert "AKV10022" in vault_with_arm_token.json()["error"]["message"]
+    assert vault_with_vault_token.status_code == 200
