@@ -29,7 +29,12 @@ from mesh.assessment import Assessment
 from mesh.config import Mesh
 from mesh.errors import NotFound
 from mesh.gateway import Gateway
-from mesh.permissions import ROLE_KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER
+from mesh.permissions import (
+    ROLE_KEY_PERMISSIONS,
+    ROLE_KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER,
+    TDE_PERMISSIONS,
+    role_guid,
+)
 from mesh.retry import RetryEvent
 from mesh.snapshot import KeyVersion, Snapshot
 from runbooks.engine import RunContext
@@ -322,6 +327,36 @@ class Estate:
             if str(item.get("name", "")).lower() == rule.lower():
                 return dict(item)
         return None
+
+    def missing_permissions(
+        self, ctx: RunContext, vault_region: str, principal: str
+    ) -> tuple[str, ...]:
+        """Which of get, wrapKey, unwrapKey `principal` lacks on the vault,
+        read from its role assignments or access policies, as it uses."""
+        properties = self.vault_properties(ctx, vault_region)
+        granted: set[str] = set()
+        if properties.get("enableRbacAuthorization"):
+            scope = self.vault_id(vault_region)
+            assignments = self._call(
+                ctx,
+                "authorization.role_assignments.list_for_scope",
+                scope,
+                lambda: self.gateway.list_role_assignments(scope),
+            )
+            for item in assignments:
+                props = item.get("properties") or {}
+                if str(props.get("principalId", "")).lower() != principal.lower():
+                    continue
+                role = role_guid(str(props.get("roleDefinitionId", "")))
+                granted |= ROLE_KEY_PERMISSIONS.get(role, frozenset())
+        else:
+            for policy in properties.get("accessPolicies") or []:
+                if str(policy.get("objectId", "")).lower() == principal.lower():
+                    keys = (policy.get("permissions") or {}).get("keys") or []
+                    granted |= {str(k).lower() for k in keys}
+        if "all" in granted:
+            return ()
+        return tuple(p for p in TDE_PERMISSIONS if p.lower() not in granted)
 
     # -- changing ----------------------------------------------------------
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mesh.permissions import missing_tde_permissions
 from runbooks.common import (
     describe,
     estate_of,
@@ -228,12 +227,7 @@ def _grant_step(ctx: RunContext, vault_region: str, instance_region: str) -> Ste
         return str(found)
 
     def missing(c: RunContext) -> tuple[str, ...]:
-        snapshot, _ = estate.look(c)
-        facts = snapshot.vault(vault)
-        if facts is None:
-            raise StepFailed("Vault not found", f"{vault} could not be read", "")
-        gaps = missing_tde_permissions(facts, principal(c))
-        return ("unknown",) if gaps is None else gaps
+        return estate.missing_permissions(c, vault_region, principal(c))
 
     def act(c: RunContext) -> None:
         rbac = estate.vault_properties(c, vault_region).get("enableRbacAuthorization")
