@@ -120,11 +120,6 @@ class Estate:
         gateway.observer = _RetryRelay(self)
         _hook_request_ids(gateway, self._request_ids)
 
-    @property
-    def access(self) -> Estate:
-        """Kept for viewers written against the first draft of this class."""
-        return self
-
     def snapshot(self) -> Snapshot:
         """A fresh probe, for viewers outside a run (not journaled)."""
         return self._probe()[0]
