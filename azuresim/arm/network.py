@@ -11,6 +11,7 @@ complete.
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from typing import Any
 
@@ -207,6 +208,92 @@ class NetworkProvider:
                 f"{request.path_params['group']} not found.",
             )
         return ok(self.render_zone_group(endpoint))
+
+    # ------------------------------------------------------------------
+    # Subnets (read): the instances' and the endpoints'
+
+    def subnets(self) -> dict[str, dict[str, Any]]:
+        """Every subnet the estate uses, by lower-cased id."""
+        found: dict[str, dict[str, Any]] = {}
+        for instance in self.world.instances.values():
+            nsg = self.world.network_security_groups.get(instance.nsg_name)
+            props: dict[str, Any] = {
+                "provisioningState": "Succeeded",
+                "addressPrefix": instance.subnet_prefix,
+                "delegations": [
+                    {
+                        "name": "managedInstanceDelegation",
+                        "id": f"{instance.subnet_id}/delegations/"
+                        "managedInstanceDelegation",
+                        "etag": _etag(instance.subnet_id, "delegation"),
+                        "properties": {
+                            "provisioningState": "Succeeded",
+                            "serviceName": "Microsoft.Sql/managedInstances",
+                            "actions": [
+                                "Microsoft.Network/virtualNetworks/subnets/join/action",
+                            ],
+                        },
+                        "type": f"{NET}/virtualNetworks/subnets/delegations",
+                    }
+                ],
+                "privateEndpointNetworkPolicies": "Disabled",
+                "privateLinkServiceNetworkPolicies": "Enabled",
+            }
+            if nsg is not None:
+                props["networkSecurityGroup"] = {"id": nsg.resource_id}
+            found[instance.subnet_id.lower()] = self._subnet(instance.subnet_id, props)
+        for endpoint in self.world.private_endpoints.values():
+            key = endpoint.subnet_id.lower()
+            if key not in found:
+                prefix = ipaddress.ip_network(f"{endpoint.ip_address}/24", strict=False)
+                found[key] = self._subnet(
+                    endpoint.subnet_id,
+                    {
+                        "provisioningState": "Succeeded",
+                        "addressPrefix": str(prefix),
+                        "privateEndpoints": [],
+                        "delegations": [],
+                        "privateEndpointNetworkPolicies": "Disabled",
+                        "privateLinkServiceNetworkPolicies": "Enabled",
+                    },
+                )
+            found[key]["properties"]["privateEndpoints"].append(
+                {"id": endpoint.resource_id}
+            )
+        return found
+
+    def _subnet(self, subnet_id: str, props: dict[str, Any]) -> dict[str, Any]:
+        props.setdefault("privateEndpoints", [])
+        return {
+            "name": subnet_id.rsplit("/", 1)[-1],
+            "id": subnet_id,
+            "etag": _etag(subnet_id),
+            "properties": props,
+            "type": f"{NET}/virtualNetworks/subnets",
+        }
+
+    async def list_subnets(self, request: Request) -> Response:
+        params = request.path_params
+        check_resource_group(self.world, params["sub"], params["rg"])
+        network = (
+            f"/subscriptions/{params['sub']}/resourceGroups/{params['rg']}/providers/"
+            f"{NET}/virtualNetworks/{params['vnet']}/subnets/"
+        ).lower()
+        return listing(
+            [body for key, body in self.subnets().items() if key.startswith(network)]
+        )
+
+    async def get_subnet(self, request: Request) -> Response:
+        params = request.path_params
+        check_resource_group(self.world, params["sub"], params["rg"])
+        subnet_id = (
+            f"/subscriptions/{params['sub']}/resourceGroups/{params['rg']}/providers/"
+            f"{NET}/virtualNetworks/{params['vnet']}/subnets/{params['subnet']}"
+        )
+        body = self.subnets().get(subnet_id.lower())
+        if body is None:
+            raise ArmError(404, "NotFound", f"Resource {subnet_id} not found.")
+        return ok(body)
 
     # ------------------------------------------------------------------
     # Network security groups
@@ -565,6 +652,14 @@ def routes(world: World) -> list[BaseRoute]:
         Route(
             rg + "/privateEndpoints/{name}/privateDnsZoneGroups/{group}",
             net.get_zone_group,
+            methods=["GET"],
+        ),
+        Route(
+            rg + "/virtualNetworks/{vnet}/subnets", net.list_subnets, methods=["GET"]
+        ),
+        Route(
+            rg + "/virtualNetworks/{vnet}/subnets/{subnet}",
+            net.get_subnet,
             methods=["GET"],
         ),
         Route(

@@ -147,3 +147,19 @@ def test_nsg_in_use_cannot_be_deleted(sdk: Sdk) -> None:
     with pytest.raises(HttpResponseError) as refused:
         sdk.network().network_security_groups.begin_delete(RG, NSG)
     assert refused.value.error.code == "InUseNetworkSecurityGroupCannotBeDeleted"
+
+
+def test_subnets_show_their_address_range_and_security_group(sdk: Sdk) -> None:
+    network = sdk.network()
+    instance = network.subnets.get(RG, "vnet-sqlmi-eastus2", "snet-sqlmi")
+    endpoints = network.subnets.get(RG, "vnet-sqlmi-eastus2", "snet-endpoints")
+    listed = list(network.subnets.list(RG, "vnet-sqlmi-eastus2"))
+
+    assert instance.address_prefix == "10.10.0.0/24"
+    assert instance.network_security_group.id.endswith(f"/networkSecurityGroups/{NSG}")
+    assert instance.delegations[0].service_name == "Microsoft.Sql/managedInstances"
+    assert endpoints.address_prefix == "10.10.1.0/24"
+    assert len(endpoints.private_endpoints) == 2
+    assert sorted(s.name for s in listed) == ["snet-endpoints", "snet-sqlmi"]
+    with pytest.raises(ResourceNotFoundError):
+        network.subnets.get(RG, "vnet-sqlmi-eastus2", "nope")
