@@ -300,10 +300,26 @@ class Simulator:
             await self._stop.wait()
         finally:
             ticker.cancel()
-            for server in self._servers.values():
-                server.should_exit = True
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self._shut_down()
             self._running = False
+
+    async def _shut_down(self) -> None:
+        """Stop every listener: a second for answers in flight, then close
+        what is left. An idle keep-alive TLS connection would otherwise hold
+        the process for the TLS shutdown timeout (30 s)."""
+        for server in self._servers.values():
+            server.should_exit = True
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=1.0)
+        if pending:
+            for server in self._servers.values():
+                server.force_exit = True
+                for connection in list(server.server_state.connections):
+                    transport = getattr(connection, "transport", None)
+                    if transport is not None:
+                        transport.abort()
+            await asyncio.gather(*pending, return_exceptions=True)
 
     def stop(self) -> None:
         self._stop.set()

@@ -167,9 +167,16 @@ def test_sim_serve_writes_both_files_and_prints_their_paths(tmp_path: Path) -> N
             line = process.stdout.readline()
             assert line, "".join(lines)
             lines.append(line)
+        endpoints = json.loads((tmp_path / "endpoints.json").read_text())
+        keep_alive = httpx.Client(
+            verify=ssl.create_default_context(cafile=endpoints["ca_bundle"])
+        )
+        assert keep_alive.get(f"{endpoints['admin_url']}/clock").status_code == 200
     finally:
+        stopping = time.monotonic()
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=20)
+        stopped_after = time.monotonic() - stopping
 
     output = "".join(lines)
     assert str(tmp_path / "endpoints.json") in output
@@ -188,6 +195,8 @@ def test_sim_serve_writes_both_files_and_prints_their_paths(tmp_path: Path) -> N
     assert mesh["regions"]["centralus"]["vault"] == "kv-tde-centralus"
     assert process.returncode == 0
     assert "stopped" in rest
+    assert stopped_after < 5, "an idle keep-alive connection held the process"
+    keep_alive.close()
 
 
 def test_sim_serve_names_the_scenarios_when_given_an_unknown_one(
