@@ -158,7 +158,9 @@ class Verification:
         return not self.problems
 
 
-def verify(path: Path) -> Verification:
+def verify(path: Path, anchor: tuple[int, str] | None = None) -> Verification:
+    """Check the chain; with `anchor` (records, last hash) as a report wrote
+    them down, also that no record was cut off the end."""
     try:
         records = read(path)
     except JournalError as error:
@@ -166,6 +168,15 @@ def verify(path: Path) -> Verification:
     problems = check_chain(records)
     if records and records[0].get("type") != "run_started":
         problems.append("record 1: a journal must begin with the run's start")
+    if anchor is not None:
+        count, last = anchor
+        if len(records) < count:
+            problems.append(
+                f"{count - len(records)} record(s) cut off the end "
+                f"(its report counted {count})"
+            )
+        elif count and records[count - 1].get("hash") != last:
+            problems.append(f"record {count} is not the one its report names")
     finished = bool(records) and records[-1].get("type") == "run_finished"
     return Verification(path, len(records), problems, finished)
 

@@ -103,7 +103,12 @@ def build(dirs: StateDirs, run_id: str) -> dict[str, Any]:
         "measurements": measurements,
         "estate_before": estates.get("before", {}),
         "estate_after": estates.get("after", {}),
-        "journal": {"path": str(path), "records": check.records, "ok": check.ok},
+        "journal": {
+            "path": str(path),
+            "records": check.records,
+            "last_hash": records[-1]["hash"] if records else None,
+            "ok": check.ok,
+        },
     }
 
 
@@ -187,6 +192,17 @@ def markdown(report: dict[str, Any]) -> str:
             "```",
         ]
     return "\n".join(out) + "\n"
+
+
+def anchor(dirs: StateDirs, run_id: str) -> tuple[int, str] | None:
+    """(records, last hash) as the run's JSON report wrote them, if any: a
+    journal cut short after its report was written is then caught."""
+    path = dirs.reports / f"{run_id}.json"
+    try:
+        journal = json.loads(path.read_text(encoding="utf-8"))["journal"]
+        return int(journal["records"]), str(journal["last_hash"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def write_reports(dirs: StateDirs, run_id: str) -> tuple[str, ...]:

@@ -68,7 +68,7 @@ def _print(event: object) -> None:
 
 @contextmanager
 def _estate(
-    runbook: Any, mesh: str | None, config: Path | None
+    runbook: Any, mesh: str | None, config: Path | None, resume: str | None = None
 ) -> Iterator[tuple[Any, str]]:
     """The estate to run on: the configured mesh, or a fresh simulator on
     the runbook's starting scenario when there is no config."""
@@ -88,6 +88,12 @@ def _estate(
         f"No config found: starting the built-in simulator on the "
         f"{runbook.scenario} scenario."
     )
+    if resume:
+        click.echo(
+            "Note: the built-in simulator starts afresh, so a resumed run meets "
+            "its starting scenario again; resume against the mesh it ran on "
+            "(--config) to continue where it stopped."
+        )
     with process.start(scenario=runbook.scenario) as sim:
         loaded = load_config(sim.config_path)
         name, chosen = loaded.mesh(mesh)
@@ -239,7 +245,7 @@ def _drive(
     from runbooks.registry import RESTORING, RUNBOOKS
 
     engine = Engine(dirs, _confirmer(yes, names, reason), [_print])
-    with _estate(module, mesh, config) as (estate, mesh_name):
+    with _estate(module, mesh, config, resume) as (estate, mesh_name):
         if plan_only:
             click.echo(engine.plan(module, estate, mesh_name, parameters).render())
             return 0
@@ -294,12 +300,14 @@ _DATA_DIR = click.option(
 @click.argument("runs", nargs=-1, metavar="[RUN_ID|FILE]...")
 @_DATA_DIR
 def verify_command(runs: tuple[str, ...], data_dir: Path | None) -> None:
-    """Check that no journal was edited: every record's hash and the chain.
+    """Check that no journal was edited: every record's hash and the chain,
+    and, where the run's report exists, that no record was cut off the end.
 
     With no argument every journal in the data directory is checked. Exit
     status 1 when any journal fails.
     """
     from runbooks.journal import iter_runs, verify
+    from runbooks.report import anchor
 
     dirs = state_dirs(data_dir)
     paths = [Path(r) if r.endswith(".jsonl") else dirs.journal_file(r) for r in runs]
@@ -310,7 +318,7 @@ def verify_command(runs: tuple[str, ...], data_dir: Path | None) -> None:
             return
     failed = 0
     for path in paths:
-        check = verify(path)
+        check = verify(path, anchor(dirs, path.stem))
         if check.ok:
             state = "finished" if check.finished else "unfinished"
             click.echo(f"ok      {path.stem} ({check.records} records, {state})")

@@ -91,3 +91,15 @@ def test_journal_report_rebuilds_the_report(tmp_path: Path) -> None:
     code, out = invoke("journal", "report", result.run_id, "--data-dir", str(tmp_path))
     assert code == 0
     assert (tmp_path / "reports" / f"{result.run_id}.md").exists()
+
+
+def test_journal_verify_catches_records_cut_off_the_end(tmp_path: Path) -> None:
+    dirs = StateDirs(tmp_path).ensure()
+    result = Engine(dirs, UnattendedConfirmer(True)).run(Book(), object(), "sim")
+    path = Path(result.journal)
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:-2]) + "\n")  # the chain itself still holds
+
+    code, out = invoke("journal", "verify", result.run_id, "--data-dir", str(tmp_path))
+
+    assert code == 1 and "cut off the end" in out
