@@ -93,8 +93,6 @@ SIGNATURE_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "512": hashes.SHA512,
 }
 
-Handler = Callable[["Call"], Awaitable[Response]]
-
 
 class Call:
     """One data-plane request, authenticated, with its vault and caller."""
@@ -177,69 +175,43 @@ def vault_app(
 # Routing
 
 
-def route(
-    method: str, path: str
-) -> tuple[Callable[..., Awaitable[Response]], tuple[str, ...]]:
-    parts = path.lstrip("/").split("/")
-    table: dict[tuple[str, ...], Callable[..., Awaitable[Response]]] = {}
-    args: tuple[str, ...] = ()
-    if parts == ["keys"] or parts == ["keys", ""]:
-        table = {("GET",): list_keys}
-    elif parts[:2] == ["keys", "restore"] and len(parts) == 2:
-        table = {("POST",): restore_key}
-    elif parts[0] == "keys" and len(parts) >= 2:
-        name, rest = parts[1], parts[2:]
-        args = (name,)
-        if rest == []:
-            table = {
-                ("PUT",): import_key,
-                ("DELETE",): delete_key,
-                ("GET",): get_key,
-                ("PATCH",): update_key,
-            }
-        elif len(rest) == 1:
-            action = rest[0]
-            named: dict[
-                str, dict[tuple[str, ...], Callable[..., Awaitable[Response]]]
-            ] = {
-                "create": {("POST",): create_key},
-                "versions": {("GET",): list_versions},
-                "rotate": {("POST",): rotate_key},
-                "backup": {("POST",): backup_key},
-                "rotationpolicy": {
-                    ("GET",): get_rotation_policy,
-                    ("PUT",): set_rotation_policy,
-                },
-            }
-            if action in named:
-                table = named[action]
-            else:
-                args = (name, action)
-                table = {("GET",): get_key, ("PATCH",): update_key}
-        elif len(rest) == 2 and rest[1].lower() in CRYPTO_OPERATIONS:
-            args = (name, rest[0], rest[1].lower())
-            table = {("POST",): crypto_operation}
-    elif parts == ["deletedkeys"]:
-        table = {("GET",): list_deleted_keys}
-    elif parts[0] == "deletedkeys" and len(parts) == 2:
-        args = (parts[1],)
-        table = {("GET",): get_deleted_key, ("DELETE",): purge_deleted_key}
-    elif parts[0] == "deletedkeys" and len(parts) == 3 and parts[2] == "recover":
-        args = (parts[1],)
-        table = {("POST",): recover_deleted_key}
+Endpoint = Callable[..., Awaitable[Response]]
+NAME, VERSION, OPERATION = "{name}", "{version}", "{operation}"
 
-    for methods, handler in table.items():
-        if method in methods:
-            return handler, args
-    if table:
-        raise VaultError(
-            405, "MethodNotAllowed", f"The method {method} is not allowed on {path}."
-        )
+
+def route(method: str, path: str) -> tuple[Endpoint, tuple[str, ...]]:
+    """The handler for a request and its path arguments; the first pattern
+    that matches the path decides (404 if none, 405 for a wrong method)."""
+    parts = tuple(path.lstrip("/").split("/"))
+    for pattern, handlers in ROUTES:
+        args = _match(pattern, parts)
+        if args is None:
+            continue
+        if method not in handlers:
+            raise VaultError(
+                405,
+                "MethodNotAllowed",
+                f"The method {method} is not allowed on {path}.",
+            )
+        return handlers[method], args
     raise VaultError(
-        404,
-        "NotFound",
-        f"The simulator's Key Vault does not serve {method} {path}.",
+        404, "NotFound", f"The simulator's Key Vault does not serve {method} {path}."
     )
+
+
+def _match(pattern: tuple[str, ...], parts: tuple[str, ...]) -> tuple[str, ...] | None:
+    if len(pattern) != len(parts):
+        return None
+    args: list[str] = []
+    for expected, part in zip(pattern, parts, strict=True):
+        # An empty version segment means the latest version.
+        if (expected == NAME and part) or expected == VERSION:
+            args.append(part)
+        elif expected == OPERATION and part.lower() in CRYPTO_OPERATIONS:
+            args.append(part.lower())
+        elif expected != part:
+            return None
+    return tuple(args)
 
 
 # --------------------------------------------------------------------------
@@ -958,3 +930,28 @@ def iso_duration(text: str) -> timedelta:
         minutes=minutes,
         seconds=seconds,
     )
+
+
+# Literal segments first: `create`, `versions` ... win over a version id.
+ROUTES: list[tuple[tuple[str, ...], dict[str, Endpoint]]] = [
+    (("keys",), {"GET": list_keys}),
+    (("keys", ""), {"GET": list_keys}),
+    (("keys", "restore"), {"POST": restore_key}),
+    (
+        ("keys", NAME),
+        {"PUT": import_key, "DELETE": delete_key, "GET": get_key, "PATCH": update_key},
+    ),
+    (("keys", NAME, "create"), {"POST": create_key}),
+    (("keys", NAME, "versions"), {"GET": list_versions}),
+    (("keys", NAME, "rotate"), {"POST": rotate_key}),
+    (("keys", NAME, "backup"), {"POST": backup_key}),
+    (
+        ("keys", NAME, "rotationpolicy"),
+        {"GET": get_rotation_policy, "PUT": set_rotation_policy},
+    ),
+    (("keys", NAME, VERSION), {"GET": get_key, "PATCH": update_key}),
+    (("keys", NAME, VERSION, OPERATION), {"POST": crypto_operation}),
+    (("deletedkeys",), {"GET": list_deleted_keys}),
+    (("deletedkeys", NAME), {"GET": get_deleted_key, "DELETE": purge_deleted_key}),
+    (("deletedkeys", NAME, "recover"), {"POST": recover_deleted_key}),
+]
