@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -66,10 +67,15 @@ class SimProcess:
     """A running simulator child process and its admin API."""
 
     def __init__(
-        self, process: subprocess.Popen[bytes], state_dir: Path, log_path: Path
+        self,
+        process: subprocess.Popen[bytes],
+        state_dir: Path,
+        log_path: Path,
+        owns_state_dir: bool = False,
     ) -> None:
         self.process = process
         self.state_dir = state_dir
+        self.owns_state_dir = owns_state_dir
         self.log_path = log_path
         self.endpoints_path = state_dir / ENDPOINTS_FILE
         self.config_path = state_dir / "tdemesh.toml"
@@ -173,6 +179,8 @@ class SimProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout)
+        if self.owns_state_dir:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
 
     def __enter__(self) -> SimProcess:
         return self
@@ -195,7 +203,9 @@ def start(
     command: list[str] | None = None,
 ) -> SimProcess:
     """Start `python -m azuresim` (or `command`) on free loopback ports and
-    wait until every listener answers."""
+    wait until every listener answers. Without `state_dir` a temporary one is
+    made, and removed again by stop()."""
+    owns_state_dir = state_dir is None
     state_dir = (state_dir or Path(tempfile.mkdtemp(prefix="azuresim-"))).resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     endpoints_path = state_dir / ENDPOINTS_FILE
@@ -219,7 +229,7 @@ def start(
             stdin=subprocess.DEVNULL,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-    sim = SimProcess(process, state_dir, log_path)
+    sim = SimProcess(process, state_dir, log_path, owns_state_dir)
     try:
         _wait_until_ready(sim, timeout)
     except BaseException:
