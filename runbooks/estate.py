@@ -261,6 +261,15 @@ class Estate:
         except NotFound:
             return None
 
+    def unwrap_check(self, ctx: RunContext, vault: str, kid: str) -> None:
+        """Wrap a random value and have the vault unwrap it: the copy works."""
+        self._call(
+            ctx,
+            "crypto.wrap_key + crypto.unwrap_key",
+            f"{vault}/keys/{kid.rstrip('/').split('/keys/', 1)[-1]}",
+            lambda: self.gateway.unwrap_check(kid),
+        )
+
     def key_versions(self, ctx: RunContext, vault: str, name: str) -> list[KeyVersion]:
         return self._call(
             ctx,

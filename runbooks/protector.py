@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from mesh.errors import AccessDenied
 from mesh.keyuri import parse_key_uri, server_key_name
 from mesh.snapshot import KeyVersion
 from runbooks.common import estate_of, primary, secondary
@@ -150,6 +151,7 @@ def validate_step(ctx: RunContext) -> Step:
             if key is None:
                 raise StepFailed("Key missing", f"{vault} has no key {name}", "")
             _check_key(vault, name, key)
+            _unwraps(c, vault, key.kid)
             prints[vault] = key.thumbprint
             c.remember(f"uri:{vault}", key.kid)
         if len(set(prints.values())) != 1:
@@ -167,12 +169,26 @@ def validate_step(ctx: RunContext) -> Step:
     return Step(
         id=f"validate-{name}",
         title=f"Check both copies of {name}",
-        why="RSA 2048/3072, enabled, not expired, recoverable, same thumbprint",
+        why="RSA 2048/3072, enabled, not expired, recoverable, unwraps, and "
+        "the same thumbprint in both vaults",
         danger=Danger.READ,
         operation="keys.get_key",
         target=" and ".join(f"{v}/keys/{name}" for v in vaults),
         action=act,
     )
+
+
+def _unwraps(ctx: RunContext, vault: str, kid: str) -> None:
+    """Prove the copy unwraps, when the operator may use it to; the
+    instances' own access is what the assessment checks."""
+    try:
+        estate_of(ctx).unwrap_check(ctx, vault, kid)
+    except AccessDenied:
+        ctx.log(
+            f"could not prove {vault}'s copy unwraps: the operator lacks "
+            "wrapKey/unwrapKey there (the instances' access is checked apart)",
+            "warning",
+        )
 
 
 def _check_key(vault: str, name: str, key: KeyVersion) -> None:

@@ -178,6 +178,12 @@ def _preflight(ctx: RunContext, route: str) -> Step:
                     c.parameters.get("key_file", ""),
                 ),
             )
+        if c.values["auto_rotation"]:
+            c.log(
+                "auto-rotation follows new versions within one vault only: keep "
+                "the other vault's copy in step by rotating with this runbook",
+                "warning",
+            )
         c.log(
             f"rotating {c.values['current_key']} to {c.values['key_name']} "
             f"(route {route}); auto-rotation "
