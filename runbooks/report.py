@@ -75,6 +75,8 @@ def build(dirs: StateDirs, run_id: str) -> dict[str, Any]:
             for name, value in (record.get("values") or {}).items():
                 if name.startswith("measured_"):
                     measurements[name.removeprefix("measured_")] = value
+        elif kind == "estate" and record["when"] == "before":
+            estates.setdefault("before", record.get("state", {}))  # the first
         elif kind == "estate":
             estates[record["when"]] = record.get("state", {})
         elif kind == "run_finished":
