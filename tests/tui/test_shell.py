@@ -10,6 +10,7 @@ import console_estates as estates
 import pytest
 from textual.widgets import Button, DataTable, Input, Label
 
+from mesh.errors import AccessDenied
 from tui.app import ConsoleApp
 from tui.screens.help import HelpScreen
 from tui.screens.modals import (
@@ -292,3 +293,31 @@ def test_a_refresh_faster_than_half_a_second_is_refused(tmp_path: Path) -> None:
     file.write_text("refresh_seconds = 0.1\n", encoding="utf-8")
     with pytest.raises(SettingsError, match="refresh_seconds"):
         load_settings(file)
+
+
+async def test_a_failing_look_shows_one_error_modal_and_stays_marked() -> None:
+    def denied() -> Look:
+        raise AccessDenied(
+            "the operator may not read the managed instance",
+            "sqlmi-tde-eastus2",
+            "assign Reader on rg-tde-eastus2 to the operator",
+            operation="managed_instances.get",
+            status=403,
+        )
+
+    session = estates.frozen_session()
+    session.look = denied
+    app = ConsoleApp(session, ConsoleSettings(refresh_seconds=0.5))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, ErrorModal)
+        problem = app.screen.problem
+        assert "may not read" in problem.message
+        assert "sqlmi-tde-eastus2" in problem.message
+        assert problem.fix == "assign Reader on rg-tde-eastus2 to the operator"
+
+        await pilot.pause(1.2)  # more failed looks: still one modal
+        assert len([s for s in app.screen_stack if isinstance(s, ErrorModal)]) == 1
+        await pilot.press("escape")
+        await pilot.pause()
+        assert "last look FAILED" in text_of(app, "#freshness")

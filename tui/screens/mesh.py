@@ -155,11 +155,11 @@ class MeshScreen(Screen[None]):
             self.looks_shown = number
             if self.session.sim is not None:
                 self.app._read_sim()  # type: ignore[attr-defined]
-        elif event.state is WorkerState.ERROR:
+        elif event.state is WorkerState.ERROR and event.worker.error is not None:
+            first_failure = not self.failure
             self.failure = str(event.worker.error)
-            self.notify(
-                self.failure, title="The estate could not be read", severity="error"
-            )
+            if first_failure:  # one modal when looks start failing, not one a look
+                self.app.show_error(event.worker.error)  # type: ignore[attr-defined]
         self.tick()
         if self._again:
             self._start_probe()

@@ -28,7 +28,14 @@ from tui.widgets.marks import (
 )
 
 if TYPE_CHECKING:
-    from mesh.snapshot import Endpoint, Instance, ReadError, Snapshot, Vault
+    from mesh.snapshot import (
+        Endpoint,
+        Instance,
+        ReadError,
+        Snapshot,
+        Vault,
+        VaultKey,
+    )
 
 DATABASE_GOOD = {"online"}
 DATABASE_BAD = {"inaccessible", "offline", "shutdown", "stopped"}
@@ -138,15 +145,15 @@ class RegionPanel(Vertical):
     def _vault_lines(self, snapshot: Snapshot, vault: Vault | None) -> list[str]:
         if vault is None:
             return [coloured("no vault in this region", BAD, bold=True)]
-        reach = {
+        reach: dict[bool | None, str] = {
             True: coloured("reachable", GOOD),
             False: coloured("UNREACHABLE", BAD, True),
+            None: coloured("unknown", WARN),
         }
         # The operator's own reach, not the instances' (the matrix has those).
         lines = [
             f"[b]Vault[/b] {escape(vault.name)}",
-            "  from this console: "
-            f"{reach.get(vault.operator_reachable, coloured('unknown', WARN))}",
+            f"  from this console: {reach[vault.operator_reachable]}",
             f"  soft delete {on_off(vault.soft_delete)}"
             f" · purge protect {on_off(vault.purge_protection)}",
         ]
@@ -154,10 +161,11 @@ class RegionPanel(Vertical):
         if failure:
             lines.append(failure)
         for key in vault.keys:
-            lines += self._vault_key_lines(snapshot, key.name, key.versions, key.exists)
+            lines += self._vault_key_lines(snapshot, key)
         return lines
 
-    def _vault_key_lines(self, snapshot, name, versions, exists) -> list[str]:  # type: ignore[no-untyped-def]
+    def _vault_key_lines(self, snapshot: Snapshot, key: VaultKey) -> list[str]:
+        name, versions, exists = key.name, key.versions, key.exists
         if exists is None:
             return [f"  key {escape(name)}: " + coloured("could not be read", WARN)]
         if not exists:
