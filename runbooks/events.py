@@ -31,7 +31,8 @@ class PlanReady:
 
 @dataclass(frozen=True)
 class StepChanged:
-    """A step moved to a new state (pending, running, done, skipped, failed)."""
+    """A step moved to a new state: running, done, skipped or failed. Every
+    action of the `PlanReady` plan is pending until its first StepChanged."""
 
     run_id: str
     step_id: str
