@@ -5,6 +5,15 @@ vault outages, injected faults, a scenario reset) or set up what Azure would
 need another service for (an Entra application with a secret; a vault in a
 state ARM would refuse to reach, such as purge protection off again). Only
 sim-only code paths call them; they need no token.
+
+    GET  clock                  {"now", "scale"}
+    POST clock                  {"scale": N} and/or {"advance_seconds": N}
+    GET|POST|DELETE outages     POST {"vault", "duration_seconds"?}; or outages/{vault}
+    GET|POST|DELETE faults      POST a FaultRule without id; DELETE faults/{id}
+    GET  state | events?since=N a JSON dump without key material or secrets
+    POST reset                  {"scenario": "protected" | "greenfield"}
+    POST principals             {"display_name", "roles": [{"role", "vault"}]}
+    PUT  vaults/{name}          create (with a listener) or change protections
 """
 
 from __future__ import annotations
