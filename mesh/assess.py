@@ -840,6 +840,7 @@ def _reachability_findings(snapshot: Snapshot, detail: _PathDetail) -> list[Find
     if rule is not None:
         group = snapshot.network_security_group(instance.region)
         group_name = group.name if group else "the subnet's NSG"
+        rg = _group_of(group.resource_id if group else "") or instance.resource_group
         address = ", ".join(endpoint.ip_addresses)
         return [
             Finding(
@@ -851,9 +852,9 @@ def _reachability_findings(snapshot: Snapshot, detail: _PathDetail) -> list[Find
                 f"{group_name} denies outbound 443 to endpoint {endpoint.name} "
                 f"({address})",
                 why,
-                f"delete the rule (az network nsg rule delete -g <rg> --nsg-name "
-                f"{group_name} -n {rule.name}) or add an outbound Allow for TCP 443 "
-                f"to {address} with a priority below {rule.priority}",
+                f"delete the rule (az network nsg rule delete -g {rg} --nsg-name "
+                f"{group_name} -n {rule.name}) or add an outbound Allow for TCP "
+                f"443 to {address} with a priority below {rule.priority}",
                 instance.region,
             )
         ]
@@ -872,6 +873,14 @@ def _reachability_findings(snapshot: Snapshot, detail: _PathDetail) -> list[Find
             )
         ]
     return []
+
+
+def _group_of(resource_id: str) -> str | None:
+    parts = resource_id.strip("/").split("/")
+    for index, part in enumerate(parts[:-1]):
+        if part.lower() == "resourcegroups":
+            return parts[index + 1]
+    return None
 
 
 def _key_path_key_findings(snapshot: Snapshot, detail: _PathDetail) -> list[Finding]:
@@ -1363,7 +1372,7 @@ def _deadlines(snapshot: Snapshot, details: list[_PathDetail]) -> list[Deadline]
                     DeadlineKind.KEY_CHECK,
                     instance.name,
                     since + KEY_CHECK_INTERVAL,
-                    f"the next 10-minute key check after {basis}",
+                    f"at the latest 10 min after {basis}",
                 )
             )
             deadlines.append(
@@ -1371,9 +1380,8 @@ def _deadlines(snapshot: Snapshot, details: list[_PathDetail]) -> list[Deadline]
                     DeadlineKind.INACCESSIBLE,
                     instance.name,
                     since + INACCESSIBLE_AFTER,
-                    "at the earliest, databases refuse connections 10 minutes "
-                    f"after {basis} (at the latest 10 minutes after the next "
-                    "key check)",
+                    f"at the earliest 10 min after {basis}; at the latest 10 min "
+                    "after the key check",
                 )
             )
         deadlines.append(
@@ -1381,7 +1389,7 @@ def _deadlines(snapshot: Snapshot, details: list[_PathDetail]) -> list[Deadline]
                 DeadlineKind.AUTO_HEAL,
                 instance.name,
                 since + AUTO_HEAL_WINDOW,
-                f"the 30-minute auto-heal window from {basis}, at the earliest",
+                f"at the earliest 30 min after {basis}",
             )
         )
     return deadlines
@@ -1393,14 +1401,12 @@ def _cause_time(snapshot: Snapshot, detail: _PathDetail) -> tuple[datetime, str]
     if version is not None:
         if version.enabled is False and version.updated is not None:
             return version.updated, (
-                f"the key version was disabled ({_at(version.updated)}, its "
-                "'updated' time in Key Vault)"
+                f"the key was disabled ({_at(version.updated)}, Key Vault's "
+                "'updated' time)"
             )
         if version.expires is not None and version.expires <= snapshot.now:
             return version.expires, f"the key expired ({_at(version.expires)})"
-        if version.not_before is not None and version.not_before > snapshot.now:
-            return snapshot.now, "this probe (the key is not yet active)"
     return snapshot.now, (
-        f"this probe ({_at(snapshot.now)}; Azure reports no earlier time for this "
-        "cause, so the real deadline may be sooner)"
+        f"this probe ({_at(snapshot.now)}; Azure gives no earlier time for this "
+        "cause, so the deadline may be sooner)"
     )
