@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
@@ -100,6 +100,7 @@ class Gateway:
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
         self._http: Any = None
+        self._listeners: list[Callable[[Mapping[str, str]], None]] = []
         self.calls = 0
         self.azure_time: datetime | None = None
 
@@ -234,10 +235,27 @@ class Gateway:
             settings["verify_challenge_resource"] = False
         return CryptographyClient(key_id, self.credential, **settings)
 
+    def add_response_listener(
+        self, listener: Callable[[Mapping[str, str]], None]
+    ) -> None:
+        """Call `listener(headers)` for every answer Azure gives (in the thread
+        that made the call), e.g. to note x-ms-request-id in a journal."""
+        with self._lock:
+            self._listeners.append(listener)
+
     def _on_response(self, response: Any) -> None:
         http = getattr(response, "http_response", None)
         headers = getattr(http, "headers", None)
-        date = headers.get("Date") if headers else None
+        if not headers:
+            return
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(headers)
+            except Exception:  # noqa: BLE001 - a listener never breaks a call
+                log.debug("a response listener failed", exc_info=True)
+        date = headers.get("Date")
         if not date:
             return
         try:

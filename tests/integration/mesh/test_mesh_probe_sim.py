@@ -296,3 +296,15 @@ def test_after_a_failover_the_probe_sees_the_roles_swapped(
 
     assert group.role_of(C_MI) == "Primary" and group.role_of(E_MI) == "Secondary"
     assert assess(snapshot).verdict is Verdict.HEALTHY
+
+
+def test_response_listeners_see_every_answer(
+    simulator: SimProcess, gateway: CountingGateway
+) -> None:
+    seen: list[str] = []
+    gateway.add_response_listener(lambda headers: seen.append(headers.get("Date", "")))
+
+    gateway.get_instance(E_RG, E_MI)
+    gateway.list_key_versions(E_KV, "tde-protector")
+
+    assert len(seen) >= 2 and all(seen)
