@@ -90,7 +90,22 @@ def _run_check(path: Path, mesh_name: str | None) -> tuple[Any, Any]:
         snapshot = probe(gateway, name, mesh)
     finally:
         gateway.close()
+    if _nothing_read(snapshot):
+        first = snapshot.all_errors()[0]
+        raise _Unknown(
+            f"nothing of mesh {name} could be read; first failure: "
+            f"{first.operation} {first.resource}: {first.message}"
+        )
     return snapshot, assess(snapshot)
+
+
+def _nothing_read(snapshot: Any) -> bool:
+    """No instance and no vault answered: the verdict would be a guess."""
+    return (
+        all(i.state is None for i in snapshot.instances)
+        and all(not v.readable for v in snapshot.vaults)
+        and bool(snapshot.all_errors())
+    )
 
 
 def _explain_failure(error: BaseException) -> str:

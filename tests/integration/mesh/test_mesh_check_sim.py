@@ -281,3 +281,24 @@ def test_discover_writes_the_config_the_simulator_describes(
     assert found.failover_group == expected.failover_group
     again = CliRunner().invoke(check, ["--config", str(out)])
     assert again.exit_code == 0
+
+
+def test_a_refused_credential_is_unknown_not_degraded(
+    simulator: SimProcess, tmp_path: Path
+) -> None:
+    endpoints = json.loads(simulator.endpoints_path.read_text())
+    endpoints["client_secret"] = "not-the-secret"
+    wrong = tmp_path / "endpoints.json"
+    wrong.write_text(json.dumps(endpoints))
+    config = tmp_path / "tdemesh.toml"
+    config.write_text(
+        simulator.config_path.read_text().replace(
+            str(simulator.endpoints_path), str(wrong)
+        )
+    )
+
+    result = CliRunner().invoke(check, ["--config", str(config)])
+
+    assert result.exit_code == 3, result.output
+    assert "nothing of mesh sim could be read" in result.stderr
+    assert "Traceback" not in result.output + result.stderr
