@@ -442,7 +442,8 @@ def _read_failures(snapshot: Snapshot) -> list[Finding]:
                 what=f"{error.operation} failed: {error.message}",
                 why="what could not be read cannot be vouched for; the verdict "
                 "may be better or worse than shown",
-                fix="check the operator's read access (Reader on the resource "
+                fix=error.fix
+                or "check the operator's read access (Reader on the resource "
                 "groups, Key Vault Reader or Crypto User on the vaults) and "
                 "run the check again",
             )

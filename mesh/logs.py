@@ -58,4 +58,10 @@ def configure_logging(directory: Path | None = None, level: int = logging.INFO) 
     handler.addFilter(RedactSecrets())
     logger.addHandler(handler)
     logger.propagate = False
+    # The SDKs' own warnings (a refused token, ...) belong in the same file,
+    # not on the operator's terminal: tdemesh says what failed, once.
+    azure = logging.getLogger("azure")
+    azure.setLevel(logging.WARNING)
+    azure.addHandler(handler)
+    azure.propagate = False
     return path

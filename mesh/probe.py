@@ -104,6 +104,7 @@ def _guarded(operation: str, resource: str, fn: Callable[[], T]) -> Read[T]:
                 message=error.what,
                 status=error.status,
                 code=error.code,
+                fix=error.fix,
             ),
         )
     except Exception as error:  # noqa: BLE001 - a failed part is a fact

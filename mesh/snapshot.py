@@ -27,6 +27,7 @@ class ReadError:
     message: str
     status: int | None = None  # HTTP status, None for connection errors
     code: str | None = None  # Azure's error code
+    fix: str | None = None  # what to do, when the gateway could tell
 
     @property
     def unreachable(self) -> bool:

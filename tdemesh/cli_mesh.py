@@ -61,9 +61,14 @@ def _mesh_config(
 
 
 def _load(path: Path, mesh_name: str | None) -> tuple[str, Any]:
-    from mesh.config import load_config
+    from mesh.config import ConfigError, load_config
 
-    name, mesh = load_config(path).mesh(mesh_name)
+    try:
+        name, mesh = load_config(path).mesh(mesh_name)
+    except ConfigError as error:
+        if error.file is None:
+            raise ConfigError(path, error.key, error.problem, error.fix) from error
+        raise
     return name, mesh
 
 
@@ -94,7 +99,7 @@ def _run_check(path: Path, mesh_name: str | None) -> tuple[Any, Any]:
         first = snapshot.all_errors()[0]
         raise _Unknown(
             f"nothing of mesh {name} could be read; first failure: "
-            f"{first.operation} {first.resource}: {first.message}"
+            f"{first.message}; fix: {first.fix or 'check access and retry'}"
         )
     return snapshot, assess(snapshot)
 

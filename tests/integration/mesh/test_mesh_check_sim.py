@@ -35,16 +35,17 @@ E_TO_E, E_TO_C = "10.10.1.4", "10.10.1.5"  # eastus2's endpoints to each vault
 @pytest.fixture(autouse=True)
 def own_log_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The CLI logs to a file; keep it out of the user's log directory and
-    leave the `tdemesh` logger as other tests expect it."""
+    leave the loggers as other tests expect them."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    logger = logging.getLogger("tdemesh")
-    handlers, propagate, level = list(logger.handlers), logger.propagate, logger.level
+    loggers = [logging.getLogger(name) for name in ("tdemesh", "azure")]
+    saved = [(list(lg.handlers), lg.propagate, lg.level) for lg in loggers]
     yield
-    for handler in logger.handlers[:]:
-        if handler not in handlers:
-            logger.removeHandler(handler)
-            handler.close()
-    logger.propagate, logger.level = propagate, level
+    for logger, (handlers, propagate, level) in zip(loggers, saved, strict=True):
+        for handler in logger.handlers[:]:
+            if handler not in handlers:
+                logger.removeHandler(handler)
+                handler.close()
+        logger.propagate, logger.level = propagate, level
 
 
 def run_check(sim: SimProcess, *args: str) -> Result:
@@ -301,4 +302,6 @@ def test_a_refused_credential_is_unknown_not_degraded(
 
     assert result.exit_code == 3, result.output
     assert "nothing of mesh sim could be read" in result.stderr
+    assert "fix:" in result.stderr
+    assert "get_token_info failed" not in result.stderr  # the SDK's own noise
     assert "Traceback" not in result.output + result.stderr

@@ -282,7 +282,9 @@ def test_a_missing_endpoints_file_says_how_to_get_one(tmp_path: Path) -> None:
 
 def test_the_log_is_a_rotating_file_and_secrets_are_redacted(tmp_path: Path) -> None:
     logger = logging.getLogger("tdemesh")
+    azure = logging.getLogger("azure")
     before = (list(logger.handlers), logger.propagate, logger.level)
+    azure_before = (list(azure.handlers), azure.propagate, azure.level)
     try:
         path = configure_logging(tmp_path)
         logging.getLogger("tdemesh.gateway").info(
@@ -296,6 +298,10 @@ def test_the_log_is_a_rotating_file_and_secrets_are_redacted(tmp_path: Path) -> 
                 logger.removeHandler(handler)
                 handler.close()
         logger.propagate, logger.level = before[1], before[2]
+        for handler in azure.handlers[:]:
+            if handler not in azure_before[0]:
+                azure.removeHandler(handler)
+        azure.propagate, azure.level = azure_before[1], azure_before[2]
     text = path.read_text()
     assert "keys.get kv/x ok" in text
     assert "eyJabc" not in text and "hunter2" not in text
