@@ -621,7 +621,42 @@ def _protector_findings(snapshot: Snapshot, instance: Instance) -> list[Finding]
             )
     for version in _material_versions(snapshot, instance, protector):
         findings.extend(_key_requirement_findings(snapshot, instance, version))
+    findings.extend(_newer_version_findings(instance, protector))
     return findings
+
+
+def _newer_version_findings(instance: Instance, protector: _Protector) -> list[Finding]:
+    """A newer enabled version the protector does not use: a rotation that
+    was started and not finished (Managed Instance also refuses to set an
+    older version as protector: OldGenerationOfAKVKeyBeingUsedError)."""
+    if protector.vault is None or protector.uri is None or protector.version is None:
+        return []
+    key = protector.vault.key(protector.uri.name)
+    latest = key.latest if key is not None else None
+    if latest is None or latest.version == protector.version.version:
+        return []
+    if latest.enabled is False or instance.protector is None:
+        return []
+    automatic = instance.protector.auto_rotation_enabled
+    return [
+        Finding(
+            "PROTECTOR_NOT_LATEST_VERSION",
+            Severity.INFO,
+            instance.resource_id,
+            f"{instance.name}'s protector uses {protector.version.kid}; the vault "
+            f"has a newer version {latest.kid}",
+            "auto-rotation will switch to it (within 24 hours)"
+            if automatic
+            else "a rotation was started and not finished; the new version "
+            "protects nothing yet",
+            "nothing, if auto-rotation is meant to pick it up; copy it to the "
+            "other vault so the fallback stays in step"
+            if automatic
+            else "finish the rotation: the same material in both vaults, "
+            "registered on both instances, protector set on the secondary first",
+            instance.region,
+        )
+    ]
 
 
 def _material_versions(
@@ -1339,7 +1374,14 @@ def _database_findings(snapshot: Snapshot, details: list[_PathDetail]) -> list[F
                     "fix the root cause, then revalidate the protector "
                     f"(Invoke-AzSqlInstanceTransparentDataEncryptionProtector"
                     f"Revalidation -ResourceGroupName {instance.resource_group} "
-                    f"-InstanceName {instance.name})",
+                    f"-InstanceName {instance.name})"
+                    + (
+                        "; a geo-secondary's database cannot be recovered once "
+                        "the link is broken: drop it and re-seed it from the "
+                        "primary"
+                        if snapshot.role_of(instance.name) == "Secondary"
+                        else ""
+                    ),
                     instance.region,
                 )
             )

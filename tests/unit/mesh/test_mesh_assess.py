@@ -470,3 +470,34 @@ def test_a_vault_open_to_all_networks_is_noted_without_changing_the_verdict() ->
     [finding] = assessment.by_code("VAULT_OPEN_TO_ALL_NETWORKS")
     assert finding.severity is Severity.INFO
     assert assessment.verdict is Verdict.HEALTHY
+
+
+def test_a_newer_version_the_protector_does_not_use_is_an_unfinished_rotation() -> None:
+    snapshot = healthy()
+    vault = snapshot.vault_in(E)
+    assert vault is not None
+    [key] = vault.keys
+    newest = replace(
+        key.versions[-1],
+        version="f" * 32,
+        kid=kid(E, "f" * 32),
+        thumbprint="C3" * 20,
+        created=NOW - timedelta(hours=1),
+    )
+    snapshot = with_vault(
+        snapshot, E, keys=(replace(key, versions=(*key.versions, newest)),)
+    )
+    assessment = assess(snapshot)
+    [finding] = assessment.by_code("PROTECTOR_NOT_LATEST_VERSION")
+    assert finding.resource.endswith(instance_name(E))
+    assert "secondary first" in finding.fix
+    assert assessment.verdict is Verdict.HEALTHY
+
+
+def test_an_inaccessible_database_on_the_secondary_must_be_reseeded() -> None:
+    snapshot = revoke(healthy(), C, C)
+    snapshot = with_instance(
+        snapshot, C, databases=(Database("sales", "Inaccessible"),)
+    )
+    [finding] = assess(snapshot).by_code("DATABASE_INACCESSIBLE")
+    assert "re-seed" in finding.fix
