@@ -172,6 +172,21 @@ def _home_vault(
 
 
 def _nsg_of(gateway: Gateway, rg: str, instance: str, subnet: str) -> str:
+    """The NSG attached to the instance's subnet: from the subnet itself where
+    it can be read, else the group's NSG that lists the subnet, else the
+    group's only NSG.
+
+    TODO: the config keeps one resource group per region, so an NSG in
+    another resource group than the instance cannot be described yet.
+    """
+    if subnet:
+        try:
+            attached = props(gateway.get_subnet(subnet)).get("networkSecurityGroup")
+        except MeshError:
+            attached = None
+        nsg_id = str((attached or {}).get("id") or "")
+        if nsg_id and (_segment(nsg_id, "resourceGroups") or "").lower() == rg.lower():
+            return nsg_id.rstrip("/").rsplit("/", 1)[-1]
     groups = gateway.list_network_security_groups(rg)
     for group in groups:
         for attached in props(group).get("subnets") or []:
