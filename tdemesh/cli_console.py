@@ -117,17 +117,18 @@ def opened(
 
 
 def session_for(name: str, mesh: Any, data_dir: Path | None) -> Any:
-    """Everything the console needs for one mesh: look, runbooks, sim controls."""
-    from mesh.gateway import Gateway
-    from runbooks.connect import open_estate
+    """Everything the console needs for one mesh: look, runbooks, sim controls.
+
+    The SDK clients and the runbooks are built on first use (the first look
+    runs on a worker), so the console's first frame does not wait for them.
+    """
+    import threading
+
     from runbooks.paths import state_dirs
-    from runbooks.registry import RUNBOOKS
     from tui.runner_host import RunbookHost
     from tui.session import Look, Session
     from tui.widgets.header import Where
 
-    gateway = Gateway(mesh.endpoints())
-    estate = open_estate(name, mesh, gateway)
     simulator = mesh.cloud == "Simulator"
     where = Where(
         simulator,
@@ -137,27 +138,42 @@ def session_for(name: str, mesh: Any, data_dir: Path | None) -> Any:
         mesh.failover_group,
         tuple(mesh.regions),
     )
+    built: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def gateway() -> Any:
+        with lock:
+            if "gateway" not in built:
+                from mesh.gateway import Gateway
+
+                built["gateway"] = Gateway(mesh.endpoints())
+            return built["gateway"]
 
     def look() -> Look:
-        from mesh.assess import assess  # on the worker, after the first frame
+        from mesh.assess import assess
         from mesh.probe import probe
 
-        snapshot = probe(gateway, name, mesh)
+        snapshot = probe(gateway(), name, mesh)
         return Look(snapshot, assess(snapshot))
 
-    host = RunbookHost(RUNBOOKS, estate, name, state_dirs(data_dir).ensure())
-    sim = sim_control(
-        mesh.endpoints_file, tuple(r.vault for r in mesh.regions.values())
-    )
+    def runbooks_and_estate() -> tuple[Any, object]:
+        from runbooks.connect import open_estate
+        from runbooks.registry import RUNBOOKS
+
+        return RUNBOOKS, open_estate(name, mesh, gateway())
+
+    host = RunbookHost(runbooks_and_estate, name, state_dirs(data_dir).ensure())
+    vaults = tuple(region.vault for region in mesh.regions.values())
+    sim = sim_control(mesh.endpoints_file, vaults) if simulator else None
 
     def close() -> None:
-        gateway.close()
+        with lock:
+            if "gateway" in built:
+                built.pop("gateway").close()
         if sim is not None:
             sim.close()
 
-    return Session(
-        where, look, sim=sim if simulator else None, runbooks=host, close=close
-    )
+    return Session(where, look, sim=sim, runbooks=host, close=close)
 
 
 def sim_control(endpoints_file: Path | None, vaults: tuple[str, ...]) -> Any:

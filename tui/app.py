@@ -97,11 +97,9 @@ class ConsoleApp(App[None]):
         if self.settings.keymap:
             self.set_keymap(self.settings.keymap)
         if self.session.sim is not None:
-            self.refresh_sim()
+            self.call_after_refresh(self.refresh_sim)
         if self.session.runbooks is not None:
-            from tui.screens.runner import offer_resume
-
-            offer_resume(self)
+            self.call_after_refresh(self._find_interrupted)
 
     @property
     def mesh_screen(self) -> MeshScreen:
@@ -292,6 +290,23 @@ class ConsoleApp(App[None]):
             self.action_sim_clear()
 
     # -- runbooks ------------------------------------------------------------
+
+    @work(thread=True, group="resume", exit_on_error=False)
+    def _find_interrupted(self) -> list[Any]:
+        """Off the UI thread: this also loads the runbooks and their estate."""
+        assert self.session.runbooks is not None
+        return self.session.runbooks.interrupted()
+
+    @on(Worker.StateChanged)
+    def _found_interrupted(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "resume" or not event.worker.is_finished:
+            return
+        if event.state is WorkerState.SUCCESS and event.worker.result:
+            from tui.screens.runner import offer_resume
+
+            offer_resume(self, event.worker.result)  # type: ignore[arg-type]
+        elif event.state is WorkerState.ERROR and event.worker.error is not None:
+            self.show_error(event.worker.error)
 
     def action_choose_runbook(self, name: str | None = None) -> None:
         from tui.screens.runner import open_runner

@@ -10,6 +10,7 @@ always shows the step the engine is on.
 from __future__ import annotations
 
 import concurrent.futures
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,13 +21,17 @@ from runbooks.confirm import (
     now_text,
     operator_name,
 )
-from runbooks.engine import Engine, Runbook, RunResult, finished_outcome, load_run
-from runbooks.errors import JournalError
 from runbooks.model import Danger, Plan
 from runbooks.paths import StateDirs
 
 if TYPE_CHECKING:
     from textual.app import App
+
+    from runbooks.engine import Engine, Runbook, RunResult
+
+# The runbooks and their estate (SDK clients, the Gateway) are loaded on
+# first use, off the UI thread at start, so the first frame does not wait.
+Loader = Callable[[], tuple[Mapping[str, "Runbook"], object]]
 
 
 RESUMABLE = {None, "interrupted"}
@@ -47,17 +52,32 @@ class RunbookHost:
 
     def __init__(
         self,
-        runbooks: Mapping[str, Runbook],
-        estate: object,
+        load: Loader,
         mesh: str,
         dirs: StateDirs,
         operator: str | None = None,
     ) -> None:
-        self.runbooks = dict(runbooks)
-        self.estate = estate
+        self._load = load
+        self._loaded: tuple[dict[str, Runbook], object] | None = None
+        self._lock = threading.Lock()
         self.mesh = mesh
         self.dirs = dirs
         self.operator = operator or operator_name()
+
+    def _ensure(self) -> tuple[dict[str, Runbook], object]:
+        with self._lock:
+            if self._loaded is None:
+                runbooks, estate = self._load()
+                self._loaded = dict(runbooks), estate
+            return self._loaded
+
+    @property
+    def runbooks(self) -> dict[str, Runbook]:
+        return self._ensure()[0]
+
+    @property
+    def estate(self) -> object:
+        return self._ensure()[1]
 
     def catalogue(self) -> list[tuple[str, str, str]]:
         """(name, title, what it is for) for each runbook."""
@@ -70,6 +90,8 @@ class RunbookHost:
         return self.runbooks[name].title
 
     def engine(self, confirmer: Any, observer: Callable[[object], None]) -> Engine:
+        from runbooks.engine import Engine
+
         return Engine(self.dirs, confirmer, [observer], operator=self.operator)
 
     def plan(self, name: str, parameters: Mapping[str, str]) -> Plan:
@@ -89,12 +111,17 @@ class RunbookHost:
     def resume(
         self, run_id: str, confirmer: Any, observer: Callable[[object], None]
     ) -> RunResult:
+        from runbooks.engine import load_run
+
         state = load_run(self.dirs, run_id)
         engine = self.engine(confirmer, observer)
         return engine.resume(run_id, self.runbooks[state.runbook], self.estate)
 
     def interrupted(self) -> list[Interrupted]:
         """Runs of this mesh that never finished, newest first."""
+        from runbooks.engine import finished_outcome, load_run
+        from runbooks.errors import JournalError
+
         if not self.dirs.journal.exists():
             return []
         found = []

@@ -50,14 +50,21 @@ class SimControl:
         self.admin_url = admin_url.rstrip("/")
         self.vaults = vaults
         self.scale = 1.0
-        import httpx  # only the simulator needs it; keeps start-up quick
+        self.ca_bundle = ca_bundle
+        self._client: httpx.Client | None = None
 
-        context = ssl.create_default_context(cafile=ca_bundle)
-        self._client: httpx.Client = httpx.Client(verify=context, timeout=10.0)
+    def _http(self) -> httpx.Client:
+        """Made on first use, off the UI thread: httpx takes a while to import."""
+        if self._client is None:
+            import httpx
+
+            context = ssl.create_default_context(cafile=self.ca_bundle)
+            self._client = httpx.Client(verify=context, timeout=10.0)
+        return self._client
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         try:
-            response = self._client.request(
+            response = self._http().request(
                 method, f"{self.admin_url}/{path}", json=body
             )
         except httpx.HTTPError as error:
@@ -110,4 +117,6 @@ class SimControl:
         self._call("DELETE", "outages")
 
     def close(self) -> None:
-        self._client.close()
+        if self._client is not None:
+            self._client.close()
+            self._client = None

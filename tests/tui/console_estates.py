@@ -320,9 +320,12 @@ class RecordedHost(RunbookHost):
     """The real runbook catalogue; plans come from recordings, never Azure."""
 
     def __init__(self, dirs: Path) -> None:
-        from runbooks.registry import RUNBOOKS
+        def load() -> tuple[Mapping[str, Any], object]:
+            from runbooks.registry import RUNBOOKS
 
-        super().__init__(RUNBOOKS, None, "sim", StateDirs(dirs), operator="dba")
+            return RUNBOOKS, None
+
+        super().__init__(load, "sim", StateDirs(dirs), operator="dba")
 
     def plan(self, name: str, parameters: Mapping[str, str]) -> Plan:
         return recorded_plan(name)

@@ -27,7 +27,12 @@ WIDE = (200, 50)
 
 
 async def settle(pilot: Pilot[None]) -> None:
-    await pilot.app.workers.wait_for_complete()
+    """Until the first look has been drawn and nothing else is running."""
+    app = pilot.app
+    assert isinstance(app, ConsoleApp)
+    while app.mesh_screen.looks_shown < 1:
+        await pilot.pause(0.02)
+    await app.workers.wait_for_complete()
     await pilot.pause()
 
 

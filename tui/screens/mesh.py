@@ -110,7 +110,9 @@ class MeshScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self.tick)
-        self.action_refresh()
+        # After the first frame: the first look imports the SDKs on a worker,
+        # and that would hold the interpreter while the screen is being drawn.
+        self.call_after_refresh(self.action_refresh)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in {"sim_panel", "advance_clock"}:

@@ -35,7 +35,7 @@ from textual.worker import Worker, WorkerState
 from runbooks import events
 from runbooks.engine import RunResult
 from runbooks.model import Action, Danger, Plan, StepState
-from tui.runner_host import ConsoleConfirmer, RunbookHost
+from tui.runner_host import ConsoleConfirmer, Interrupted, RunbookHost
 from tui.screens.modals import ConfirmModal, Problem
 from tui.widgets.header import WhereBar
 from tui.widgets.marks import BAD, DIM, GOOD, WARN, coloured
@@ -516,13 +516,10 @@ def open_runner(app: ConsoleApp, name: str | None) -> None:
     app.push_screen(RunbookChooser(host.catalogue()), chosen)
 
 
-def offer_resume(app: ConsoleApp) -> None:
+def offer_resume(app: ConsoleApp, waiting: list[Interrupted]) -> None:
     """At start: an interrupted run is offered for resumption (Cancel focused)."""
     host = app.session.runbooks
-    if host is None:
-        return
-    waiting = host.interrupted()
-    if not waiting:
+    if host is None or not waiting:
         return
     run = waiting[0]
     restore = (
