@@ -78,8 +78,11 @@ def open_console(
 ) -> None:
     from dataclasses import replace
 
+    from mesh.logs import configure_logging
     from tui.settings import load_settings
 
+    # Every Azure call goes to the rotating log file, never onto the screen.
+    configure_logging()
     settings = load_settings()
     if refresh is not None:
         settings = replace(settings, refresh_seconds=refresh)
