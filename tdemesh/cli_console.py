@@ -78,23 +78,30 @@ def open_console(
 ) -> None:
     from dataclasses import replace
 
+    from azuresim.process import SimulatorStartError
+    from mesh.config import ConfigError
+    from mesh.endpoints import EndpointsError
     from mesh.logs import configure_logging
-    from tui.settings import load_settings
+    from tui.settings import SettingsError, load_settings
 
     # Every Azure call goes to the rotating log file, never onto the screen.
     configure_logging()
-    settings = load_settings()
-    if refresh is not None:
-        settings = replace(settings, refresh_seconds=refresh)
-    if screenshots is not None:
-        settings = replace(settings, screenshot_dir=screenshots)
-    with opened(config, mesh, scenario, data_dir) as session:
-        from tui.app import ConsoleApp
+    try:
+        settings = load_settings()
+        if refresh is not None:
+            settings = replace(settings, refresh_seconds=refresh)
+        if screenshots is not None:
+            settings = replace(settings, screenshot_dir=screenshots)
+        with opened(config, mesh, scenario, data_dir) as session:
+            from tui.app import ConsoleApp
 
-        try:
-            ConsoleApp(session, settings).run()
-        finally:
-            session.close()
+            try:
+                ConsoleApp(session, settings).run()
+            finally:
+                session.close()
+    except (ConfigError, EndpointsError, SettingsError, SimulatorStartError) as error:
+        # Before the console is up there is no modal: say it, exit non-zero.
+        raise click.ClickException(str(error)) from error
 
 
 @contextmanager
