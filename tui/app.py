@@ -10,7 +10,6 @@ estate, the simulator handle and the runbooks.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -103,12 +102,10 @@ class ConsoleApp(App[None]):
 
     @property
     def mesh_screen(self) -> MeshScreen:
-        screen = self.get_screen_stack_bottom()
+        """The default screen, under whatever is pushed on top of it."""
+        screen = self.screen_stack[0]
         assert isinstance(screen, MeshScreen)
         return screen
-
-    def get_screen_stack_bottom(self) -> Screen[Any]:
-        return self.screen_stack[0]
 
     # -- help, screenshots, errors ------------------------------------------
 
@@ -214,7 +211,9 @@ class ConsoleApp(App[None]):
         return what or (said if isinstance(said, str) else "")
 
     def refresh_sim(self) -> None:
-        self.sim_call("", lambda: None)
+        """Redraw the simulator panel from what the simulator says now."""
+        if self.session.sim is not None:
+            self._read_sim()
 
     @work(thread=True, group="sim-state", exclusive=True, exit_on_error=False)
     def _read_sim(self) -> object:
@@ -312,6 +311,3 @@ class ConsoleApp(App[None]):
         from tui.screens.runner import open_runner
 
         open_runner(self, name)
-
-    def now(self) -> datetime:
-        return self.session.clock()
