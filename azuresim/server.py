@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
-import ipaddress
 import json
 import logging
 import os
@@ -65,20 +64,17 @@ def scenario_names() -> tuple[str, ...]:
 
 
 def require_loopback(host: str) -> str:
-    """The simulator never listens beyond this machine."""
-    if host == "localhost":
+    """The simulator never listens beyond this machine: 127.0.0.1 only (its
+    certificate and every URL it hands out name that address)."""
+    if host in ("127.0.0.1", "localhost"):
         return "127.0.0.1"
-    try:
-        if ipaddress.ip_address(host).is_loopback:
-            return host
-    except ValueError:
-        pass
-    raise ValueError(f"the simulator binds only to loopback addresses, not {host!r}")
+    raise ValueError(
+        f"the simulator binds only to the loopback address 127.0.0.1, not {host!r}"
+    )
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(128)

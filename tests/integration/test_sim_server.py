@@ -53,8 +53,9 @@ def test_every_listener_binds_only_to_loopback(sim: SimProcess) -> None:
 
 
 def test_a_non_loopback_host_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="loopback"):
-        require_loopback("0.0.0.0")
+    for host in ("0.0.0.0", "::", "10.0.0.4"):
+        with pytest.raises(ValueError, match="loopback"):
+            require_loopback(host)
     with pytest.raises(ValueError, match="loopback"):
         Simulator(tmp_path, host="192.168.1.10")
     assert require_loopback("localhost") == "127.0.0.1"
