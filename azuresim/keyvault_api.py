@@ -1,11 +1,16 @@
 """The Key Vault data plane (keys), one Starlette app per vault listener.
 
-Routing is done by hand over the path segments rather than by a route table,
-because the SDK's paths are ambiguous for a pattern router: `/keys/{name}/`
-(trailing slash) is the latest version, `/keys/{name}//wrapkey` (an empty
-version) happens when CryptographyClient falls back to remote operations,
-and `create`, `versions`, `rotate`, `backup`, `rotationpolicy` must win over
-a version id.
+Routing matches path segments against a small table of its own (ROUTES)
+rather than Starlette's router, because the SDK's paths are awkward for a
+pattern router: `/keys/{name}/` (trailing slash) is the latest version,
+`/keys/{name}//wrapkey` (an empty version) happens when CryptographyClient
+falls back to remote operations, and `create`, `versions`, `rotate`,
+`backup`, `rotationpolicy` must win over a version id.
+
+The vault does not enforce its own network rules (public network access,
+firewall): the operator's calls are treated as coming from an allowed
+network. Whether an *instance* reaches a vault is the reachability model's
+question (azuresim.reachability), not this module's.
 
 Every call authenticates first (the SDK's first request carries neither a
 token nor a body) and then checks the caller's key permissions on the vault,
@@ -223,6 +228,8 @@ async def create_key(call: Call, name: str) -> Response:
     call.require("create", name)
     body = await call.body()
     kty = body.get("kty", "")
+    # TODO: EC and oct keys are refused; TDE protectors are RSA, so nothing in
+    # tdemesh needs them, but a generic Key Vault client would.
     if kty not in ("RSA", "RSA-HSM"):
         raise VaultError(
             400,
@@ -523,6 +530,8 @@ async def crypto_operation(
             f"Operation {permission} is not allowed on a disabled key.",
             inner_code="KeyDisabled",
         )
+    # TODO: the inner codes KeyNotYetValid, KeyExpired and KeyOperationForbidden
+    # are not from a recording; a client matching on them may differ on Azure.
     if key_version.not_before and call.now < key_version.not_before:
         raise VaultError(
             403,
