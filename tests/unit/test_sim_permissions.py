@@ -3,8 +3,15 @@ assignments at an enclosing scope, or access policies."""
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from azuresim.clock import SimClock
-from azuresim.permissions import ALL_KEY_PERMISSIONS, key_permissions
+from azuresim.permissions import (
+    ALL_KEY_PERMISSIONS,
+    ROLE_KEY_PERMISSIONS,
+    key_permissions,
+)
 from azuresim.state import (
     ROLE_KEY_VAULT_ADMINISTRATOR,
     ROLE_KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER,
@@ -99,3 +106,41 @@ def test_access_policy_of_another_tenant_does_not_apply() -> None:
     world, vault = a_world(rbac=False)
     vault.access_policies.append(AccessPolicy(PRINCIPAL, "other-tenant", ["get"]))
     assert key_permissions(world, vault, PRINCIPAL) == set()
+
+
+SCOPES = {
+    "subscription": "/subscriptions/00000000-0000-0000-0000-000000000000",
+    "group": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-a",
+    "vault": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/"
+    "rg-a/providers/Microsoft.KeyVault/vaults/kv-a",
+    "other-group": "/subscriptions/00000000-0000-0000-0000-000000000000/"
+    "resourceGroups/rg-b",
+    "other-vault": "/subscriptions/00000000-0000-0000-0000-000000000000/"
+    "resourceGroups/rg-a/providers/Microsoft.KeyVault/vaults/kv-b",
+}
+ENCLOSING = {"subscription", "group", "vault"}
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(sorted(SCOPES)),
+            st.sampled_from(sorted(ROLE_KEY_PERMISSIONS)),
+            st.booleans(),  # for this principal or someone else
+        ),
+        max_size=6,
+    )
+)
+def test_rbac_grants_the_union_of_roles_at_enclosing_scopes(
+    assignments: list[tuple[str, str, bool]],
+) -> None:
+    world, vault = a_world()
+    expected: set[str] = set()
+    for index, (scope, role, mine) in enumerate(assignments):
+        principal = PRINCIPAL if mine else "someone-else"
+        world.role_assignments[str(index)] = RoleAssignment(
+            str(index), SCOPES[scope], role, principal
+        )
+        if mine and scope in ENCLOSING:
+            expected |= ROLE_KEY_PERMISSIONS[role]
+    assert key_permissions(world, vault, PRINCIPAL) == expected
