@@ -247,7 +247,11 @@ def _watch_fallback_step(ctx: RunContext, path: tuple[str, str]) -> Step:
                 "The drill will now restore the path. Check the fallback key's "
                 "registration and thumbprint.",
             )
+        other = assessment.path(instance, estate.vault(estate.other(vault_region)))
         c.remember("measured_fallback_wait_seconds", wait)
+        c.remember("measured_cut_path_unreachable", cut is not None and not cut.usable)
+        c.remember("measured_fallback_path_usable", other is not None and other.usable)
+        c.remember("measured_databases_online", len(databases) - len(offline))
         c.log(f"{instance} kept its databases online on its fallback vault")
 
     return Step(
