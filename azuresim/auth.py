@@ -46,6 +46,7 @@ def audience_of_scope(scope: str) -> str | None:
 
 
 def issue_token(world: World, principal: Principal, audience: str | None) -> str:
+    _forget_expired(world)
     token = secrets.token_urlsafe(48)
     lifetime = TOKEN_LIFETIME_SECONDS * max(world.clock.scale, 1.0)
     expiry = world.clock.now() + timedelta(seconds=lifetime)
@@ -53,6 +54,14 @@ def issue_token(world: World, principal: Principal, audience: str | None) -> str
     if audience is not None:
         world.token_audiences[token] = audience
     return token
+
+
+def _forget_expired(world: World) -> None:
+    now = world.clock.now()
+    for token, (_, expiry) in list(world.issued_tokens.items()):
+        if expiry < now:
+            del world.issued_tokens[token]
+            world.token_audiences.pop(token, None)
 
 
 def shift_expiries(world: World, seconds: float) -> None:
