@@ -11,6 +11,7 @@ import pytest
 from textual.widgets import Button, DataTable, Input, Label
 
 from mesh.errors import AccessDenied
+from runbooks.model import StepState
 from tui.app import ConsoleApp
 from tui.screens.help import HelpScreen
 from tui.screens.modals import (
@@ -321,3 +322,47 @@ async def test_a_failing_look_shows_one_error_modal_and_stays_marked() -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert "last look FAILED" in text_of(app, "#freshness")
+
+
+async def test_the_palette_names_each_runbook_and_opens_its_plan(
+    tmp_path: Path,
+) -> None:
+    from tui.commands import console_commands
+    from tui.screens.runner import RunnerScreen
+
+    session = estates.frozen_session(runbooks=estates.RecordedHost(tmp_path))
+    app = ConsoleApp(session, ConsoleSettings(refresh_seconds=60))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        commands = {title: run for title, _, run in console_commands(app)}
+        runbooks = [t for t in commands if t.startswith("runbook: ")]
+        assert len(runbooks) == 4
+        commands["runbook: Rotate the TDE protector in both vaults"]()
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, RunnerScreen)
+        assert app.screen.runbook == "rotation"
+        assert app.screen.plan == estates.recorded_plan("rotation")
+
+
+async def test_b_lists_the_runbooks_and_nothing_runs_until_asked(
+    tmp_path: Path,
+) -> None:
+    from tui.screens.runner import RunbookChooser, RunnerScreen
+
+    session = estates.frozen_session(runbooks=estates.RecordedHost(tmp_path))
+    app = ConsoleApp(session, ConsoleSettings(refresh_seconds=60))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("b")
+        await pilot.pause()
+        assert isinstance(app.screen, RunbookChooser)
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        runner = app.screen
+        assert isinstance(runner, RunnerScreen)
+        assert runner.runbook == "rotation"
+        assert not runner.running and runner.result is None
+        assert set(runner.states.values()) == {StepState.PENDING}
