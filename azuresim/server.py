@@ -138,7 +138,10 @@ class Simulator:
             self._vault_sockets[vault_name] = sock
             if self._running:
                 self._start_vault_listener(vault_name)
-                self._write_files()
+        if self._running:
+            # The caller sets vault.port from our answer and adds the vault to
+            # the World; advertise it once that handler has finished.
+            asyncio.get_running_loop().call_soon(self._write_files)
         return int(sock.getsockname()[1])
 
     def reset(self, scenario: str) -> None:
@@ -347,9 +350,11 @@ class Simulator:
             "client_secret": operator.client_secret,
             "subscription_id": self._world.subscription_id,
             "arm_url": self.arm_url,
+            # Only the current World's vaults: a listener kept for a vault a
+            # reset removed answers nothing, so it is not advertised.
             "vaults": {
-                name: f"https://127.0.0.1:{sock.getsockname()[1]}"
-                for name, sock in sorted(self._vault_sockets.items())
+                vault.name: vault.url
+                for vault in sorted(self._world.vaults.values(), key=lambda v: v.name)
             },
             "ca_bundle": str(self.tls.ca),
             "admin_url": f"{self.arm_url}/_sim",

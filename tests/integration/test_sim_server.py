@@ -287,3 +287,15 @@ def test_a_token_works_only_for_the_resource_it_was_issued_for(
     assert vault_with_arm_token.status_code == 401
     assert "AKV10022" in vault_with_arm_token.json()["error"]["message"]
     assert vault_with_vault_token.status_code == 200
+
+
+def test_endpoints_advertise_only_the_vaults_that_exist(simulator: SimProcess) -> None:
+    created = simulator.put_vault("kv-sim-transient")
+    assert simulator.endpoints.vaults["kv-sim-transient"] == created["url"]
+
+    simulator.reset("protected")
+    assert "kv-sim-transient" not in simulator.endpoints.vaults
+
+    again = simulator.put_vault("kv-sim-transient")
+    assert again["url"] == created["url"]  # the listener kept its port
+    assert simulator.endpoints.vaults["kv-sim-transient"] == created["url"]
