@@ -73,6 +73,8 @@ class SimControl(Protocol):
 
     def port_for(self, vault_name: str) -> int: ...
 
+    def vaults_changed(self) -> None: ...
+
 
 def routes(control: SimControl) -> list[BaseRoute]:
     """The admin routes, to be mounted at `/_sim`."""
@@ -331,6 +333,7 @@ def put_vault(request: Request, control: SimControl, body: dict[str, Any]) -> An
         vault.port = control.port_for(name)
         if body.get("grant_operator", True):
             _grant_operator(world, vault)
+        control.vaults_changed()
     for field, kind in VAULT_SETTINGS.items():
         if body.get(field) is not None:
             setattr(vault, field, kind(body[field]))

@@ -165,6 +165,11 @@ class Simulator:
             self._write_files()
         self.tick()
 
+    def vaults_changed(self) -> None:
+        """Advertise the World's vaults now (endpoints.json, tdemesh.toml)."""
+        if self._running:
+            self._write_files()
+
     def clock_changed(self, advanced_seconds: float, old_scale: float) -> None:
         if advanced_seconds:
             shift_expiries(self._world, advanced_seconds)
