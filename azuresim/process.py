@@ -63,20 +63,11 @@ class SimEndpoints:
         )
 
 
-class SimProcess:
-    """A running simulator child process and its admin API."""
+class SimAdmin:
+    """The admin API of a running simulator, found through its state dir."""
 
-    def __init__(
-        self,
-        process: subprocess.Popen[bytes],
-        state_dir: Path,
-        log_path: Path,
-        owns_state_dir: bool = False,
-    ) -> None:
-        self.process = process
+    def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
-        self.owns_state_dir = owns_state_dir
-        self.log_path = log_path
         self.endpoints_path = state_dir / ENDPOINTS_FILE
         self.config_path = state_dir / "tdemesh.toml"
         self._endpoints: SimEndpoints | None = None
@@ -144,6 +135,9 @@ class SimProcess:
     def end_outages(self) -> None:
         self.admin("DELETE", "outages")
 
+    def end_outage(self, vault: str) -> None:
+        self.admin("DELETE", f"outages/{vault}")
+
     def state(self) -> dict[str, Any]:
         result: dict[str, Any] = self.admin("GET", "state")
         return result
@@ -166,12 +160,47 @@ class SimProcess:
         result: dict[str, Any] = self.admin("PUT", f"vaults/{name}", settings)
         return result
 
-    # -- lifetime -----------------------------------------------------------
-
-    def stop(self, timeout: float = 10.0) -> None:
+    def close(self) -> None:
         if self._http is not None:
             self._http.close()
             self._http = None
+
+
+class SimulatorNotRunning(RuntimeError):
+    """No live simulator serves from the given state directory."""
+
+
+def attach(state_dir: Path) -> SimAdmin:
+    """The admin API of the simulator already serving from `state_dir`."""
+    endpoints_path = state_dir / ENDPOINTS_FILE
+    try:
+        pid = SimEndpoints.from_file(endpoints_path).pid
+        os.kill(pid, 0)
+    except (OSError, ValueError, KeyError) as exc:
+        raise SimulatorNotRunning(
+            f"no simulator is serving from {state_dir}; start one with "
+            "`tdemesh sim serve`"
+        ) from exc
+    return SimAdmin(state_dir)
+
+
+class SimProcess(SimAdmin):
+    """A simulator child process started by this one, and its admin API."""
+
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        state_dir: Path,
+        log_path: Path,
+        owns_state_dir: bool = False,
+    ) -> None:
+        super().__init__(state_dir)
+        self.process = process
+        self.owns_state_dir = owns_state_dir
+        self.log_path = log_path
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.close()
         if self.process.poll() is None:
             self.process.terminate()
             try:
