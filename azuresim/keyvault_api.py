@@ -12,6 +12,10 @@ firewall): the operator's calls are treated as coming from an allowed
 network. Whether an *instance* reaches a vault is the reachability model's
 question (azuresim.reachability), not this module's.
 
+RSA key generation runs in a worker thread, so a 4096-bit key does not stall
+every listener; a handler re-checks the World after that wait. Every other
+step runs on the event loop, which is what keeps the World free of locks.
+
 Every call authenticates first (the SDK's first request carries neither a
 token nor a body) and then checks the caller's key permissions on the vault,
 from RBAC or access policies as the vault is configured. State decides every
@@ -21,6 +25,7 @@ fault was injected.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -250,7 +255,8 @@ async def create_key(call: Call, name: str) -> Response:
         )
     _refuse_if_deleted(call, name)
 
-    private_key = rsa.generate_private_key(public_exponent=65537, key_size=size)
+    private_key = await asyncio.to_thread(generate_rsa, size)
+    _refuse_if_deleted(call, name)  # the World may have moved on meanwhile
     version = _new_version(call, private_key, kty, body)
     return JSONResponse(key_bundle(call, _append_version(call, name, version), version))
 
@@ -302,8 +308,9 @@ async def update_key(call: Call, name: str, version: str = "") -> Response:
 
 async def rotate_key(call: Call, name: str) -> Response:
     call.require("rotate", name)
-    key, latest = _find(call, name, "")
-    private_key = generate_rsa(latest.key_size)
+    _, latest = _find(call, name, "")
+    private_key = await asyncio.to_thread(generate_rsa, latest.key_size)
+    key, latest = _find(call, name, "")  # the World may have moved on meanwhile
     version = KeyVersion(
         version=new_version(),
         private_key=private_key,
