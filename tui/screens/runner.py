@@ -384,6 +384,10 @@ class RunnerScreen(Screen[None]):
                 )
             case events.ConfirmationAsked(step_id=step_id):
                 self.say(f"waiting for your confirmation of {step_id}", "yellow")
+                self.show_call(
+                    coloured("Waiting for your answer", WARN, bold=True)
+                    + f"\nbefore {escape(step_id)}: nothing changes until you do"
+                )
         line = events.render(event)
         if line and not isinstance(event, events.PlanReady):
             self.say(line.strip(), LEVEL_STYLE.get(getattr(event, "level", ""), ""))
