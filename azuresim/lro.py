@@ -222,30 +222,24 @@ def routes(world: World) -> list[BaseRoute]:
         return JSONResponse(monitor_body(operation, network=True), media_type=ARM_JSON)
 
     sql = "/providers/Microsoft.Sql/locations/{location}"
-    rg = "/subscriptions/{sub}/resourceGroups/{rg}"
-    sub = "/subscriptions/{sub}"
     net = "/subscriptions/{sub}/providers/Microsoft.Network/locations/{location}"
+    found: list[BaseRoute] = []
+    # SQL monitors live under the resource group, failover groups' under the
+    # subscription.
+    for scope in ("/subscriptions/{sub}/resourceGroups/{rg}", "/subscriptions/{sub}"):
+        prefix = scope + sql + "/{kind}"
+        found += [
+            Route(
+                prefix + "AzureAsyncOperation/{operation_id}",
+                sql_monitor,
+                methods=["GET"],
+            ),
+            Route(
+                prefix + "OperationResults/{operation_id}", sql_result, methods=["GET"]
+            ),
+        ]
     return [
-        Route(
-            rg + sql + "/{kind}AzureAsyncOperation/{operation_id}",
-            sql_monitor,
-            methods=["GET"],
-        ),
-        Route(
-            rg + sql + "/{kind}OperationResults/{operation_id}",
-            sql_result,
-            methods=["GET"],
-        ),
-        Route(
-            sub + sql + "/{kind}AzureAsyncOperation/{operation_id}",
-            sql_monitor,
-            methods=["GET"],
-        ),
-        Route(
-            sub + sql + "/{kind}OperationResults/{operation_id}",
-            sql_result,
-            methods=["GET"],
-        ),
+        *found,
         Route(net + "/operations/{operation_id}", network_monitor, methods=["GET"]),
         Route(net + "/operationResults/{operation_id}", sql_result, methods=["GET"]),
     ]

@@ -4,8 +4,9 @@ that fail the way ARM fails, and location names."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -96,6 +97,53 @@ def check_resource_group(world: World, subscription_id: str, group: str) -> None
             "ResourceGroupNotFound",
             f"Resource group '{group}' could not be found.",
         )
+
+
+class Grouped(Protocol):
+    """A resource that lives in a resource group."""
+
+    @property
+    def resource_group(self) -> str: ...
+
+
+R = TypeVar("R", bound=Grouped)
+
+
+def scoped_listing(
+    world: World,
+    request: Request,
+    resources: Iterable[R],
+    render: Callable[[R], dict[str, Any]],
+) -> Response:
+    """A list call at subscription scope, or at resource-group scope when the
+    URL names a group: the scope is checked, then its resources rendered."""
+    params = request.path_params
+    group = params.get("rg")
+    if group is None:
+        check_subscription(world, params["sub"])
+    else:
+        check_resource_group(world, params["sub"], group)
+    return listing(
+        [render(r) for r in resources if group is None or same(r.resource_group, group)]
+    )
+
+
+def find_in_group(
+    world: World,
+    request: Request,
+    resources: Mapping[str, R],
+    name_param: str,
+    resource_type: str,
+) -> R:
+    """The resource a URL names, in the URL's resource group; ARM's 404
+    when there is none (names compare case-insensitively, as in Azure)."""
+    params = request.path_params
+    check_resource_group(world, params["sub"], params["rg"])
+    name = params[name_param]
+    for resource_name, resource in resources.items():
+        if same(resource_name, name) and same(resource.resource_group, params["rg"]):
+            return resource
+    raise resource_not_found(resource_type, name, params["rg"])
 
 
 def resource_not_found(resource_type: str, name: str, group: str) -> ArmError:

@@ -24,13 +24,13 @@ from azuresim import lro
 from azuresim.arm.common import (
     body_of,
     check_resource_group,
-    check_subscription,
+    find_in_group,
     iso,
     listing,
     ok,
     properties_of,
-    resource_not_found,
     same,
+    scoped_listing,
 )
 from azuresim.errors import ArmError
 from azuresim.state import (
@@ -141,25 +141,13 @@ class KeyVaultProvider:
     # Vaults
 
     def vault(self, request: Request) -> Vault:
-        params = request.path_params
-        check_resource_group(self.world, params["sub"], params["rg"])
-        vault = self.world.vaults.get(params["vault"])
-        if vault is None or not same(vault.resource_group, params["rg"]):
-            raise resource_not_found(f"{KV}/vaults", params["vault"], params["rg"])
-        return vault
+        return find_in_group(
+            self.world, request, self.world.vaults, "vault", f"{KV}/vaults"
+        )
 
     async def list_vaults(self, request: Request) -> Response:
-        params = request.path_params
-        if "rg" in params:
-            check_resource_group(self.world, params["sub"], params["rg"])
-        else:
-            check_subscription(self.world, params["sub"])
-        return listing(
-            [
-                self.render_vault(v)
-                for v in self.world.vaults.values()
-                if "rg" not in params or same(v.resource_group, params["rg"])
-            ]
+        return scoped_listing(
+            self.world, request, self.world.vaults.values(), self.render_vault
         )
 
     async def get_vault(self, request: Request) -> Response:
@@ -179,8 +167,7 @@ class KeyVaultProvider:
                     f"The vault name '{existing.name}' is already in use.",
                 )
             _apply(existing, props, creating=False)
-            if isinstance(body.get("tags"), dict):
-                existing.tags = {str(k): str(v) for k, v in body["tags"].items()}
+            _apply_tags(existing, body)
             return ok(self.render_vault(existing))
         return ok(self.render_vault(self._create(params["vault"], params["rg"], body)))
 
@@ -205,8 +192,7 @@ class KeyVaultProvider:
             network_default_action="Allow",
         )
         _apply(vault, props, creating=True)
-        if isinstance(body.get("tags"), dict):
-            vault.tags = {str(k): str(v) for k, v in body["tags"].items()}
+        _apply_tags(vault, body)
         if self.world.port_for is not None:
             vault.port = self.world.port_for(vault.name)
         self.world.vaults[vault.name] = vault
@@ -220,8 +206,7 @@ class KeyVaultProvider:
         vault = self.vault(request)
         body = await body_of(request)
         _apply(vault, properties_of(body), creating=False)
-        if isinstance(body.get("tags"), dict):
-            vault.tags = {str(k): str(v) for k, v in body["tags"].items()}
+        _apply_tags(vault, body)
         return ok(self.render_vault(vault))
 
     async def update_access_policy(self, request: Request) -> Response:
@@ -440,6 +425,12 @@ def _apply(vault: Vault, props: dict[str, Any], *, creating: bool) -> None:
         vault.access_policies = [
             _policy_from(item, vault) for item in props["accessPolicies"] or []
         ]
+
+
+def _apply_tags(vault: Vault, body: dict[str, Any]) -> None:
+    tags = body.get("tags")
+    if isinstance(tags, dict):
+        vault.tags = {str(k): str(v) for k, v in tags.items()}
 
 
 def _policy_from(item: dict[str, Any], vault: Vault) -> AccessPolicy:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -23,12 +24,12 @@ from azuresim import lro
 from azuresim.arm.common import (
     body_of,
     check_resource_group,
-    check_subscription,
+    find_in_group,
     listing,
     ok,
     properties_of,
-    resource_not_found,
     same,
+    scoped_listing,
 )
 from azuresim.errors import ArmError
 from azuresim.reachability import connection_status
@@ -131,17 +132,11 @@ class NetworkProvider:
         }
 
     async def list_endpoints(self, request: Request) -> Response:
-        params = request.path_params
-        if "rg" in params:
-            check_resource_group(self.world, params["sub"], params["rg"])
-        else:
-            check_subscription(self.world, params["sub"])
-        return listing(
-            [
-                self.render_endpoint(e)
-                for e in self.world.private_endpoints.values()
-                if "rg" not in params or same(e.resource_group, params["rg"])
-            ]
+        return scoped_listing(
+            self.world,
+            request,
+            self.world.private_endpoints.values(),
+            self.render_endpoint,
         )
 
     async def get_endpoint(self, request: Request) -> Response:
@@ -186,14 +181,13 @@ class NetworkProvider:
         }
 
     def endpoint(self, request: Request) -> PrivateEndpoint:
-        params = request.path_params
-        check_resource_group(self.world, params["sub"], params["rg"])
-        endpoint = self.world.private_endpoints.get(params["name"])
-        if endpoint is None or not same(endpoint.resource_group, params["rg"]):
-            raise resource_not_found(
-                f"{NET}/privateEndpoints", params["name"], params["rg"]
-            )
-        return endpoint
+        return find_in_group(
+            self.world,
+            request,
+            self.world.private_endpoints,
+            "name",
+            f"{NET}/privateEndpoints",
+        )
 
     async def list_zone_groups(self, request: Request) -> Response:
         return listing([self.render_zone_group(self.endpoint(request))])
@@ -349,27 +343,48 @@ class NetworkProvider:
         }
 
     def nsg(self, request: Request) -> NetworkSecurityGroup:
-        params = request.path_params
-        check_resource_group(self.world, params["sub"], params["rg"])
-        nsg = self.world.network_security_groups.get(params["nsg"])
-        if nsg is None or not same(nsg.resource_group, params["rg"]):
-            raise resource_not_found(
-                f"{NET}/networkSecurityGroups", params["nsg"], params["rg"]
-            )
-        return nsg
+        return find_in_group(
+            self.world,
+            request,
+            self.world.network_security_groups,
+            "nsg",
+            f"{NET}/networkSecurityGroups",
+        )
 
     async def list_nsgs(self, request: Request) -> Response:
-        params = request.path_params
-        if "rg" in params:
-            check_resource_group(self.world, params["sub"], params["rg"])
-        else:
-            check_subscription(self.world, params["sub"])
-        return listing(
-            [
-                self.render_nsg(n)
-                for n in self.world.network_security_groups.values()
-                if "rg" not in params or same(n.resource_group, params["rg"])
-            ]
+        return scoped_listing(
+            self.world,
+            request,
+            self.world.network_security_groups.values(),
+            self.render_nsg,
+        )
+
+    def _run(
+        self,
+        request: Request,
+        nsg: NetworkSecurityGroup,
+        name: str,
+        complete: Callable[[], None],
+        *,
+        created: bool = False,
+        body: dict[str, Any] | None = None,
+    ) -> Response:
+        """Start a change of `nsg` as an operation and answer as the Network RP
+        does: a PUT 201 (created) or 200 with the body, a DELETE 202."""
+
+        def effect() -> dict[str, Any] | None:
+            complete()
+            return None
+
+        operation = lro.start(self.world, name, effect)
+        return lro.network_accepted(
+            request,
+            operation,
+            location=nsg.location,
+            subscription_id=nsg.subscription_id,
+            status=202 if body is None else (201 if created else 200),
+            body=body,
+            with_location=body is None,
         )
 
     async def get_nsg(self, request: Request) -> Response:
@@ -397,17 +412,15 @@ class NetworkProvider:
             _check_conflict(wanted, rule)
             wanted.rules[rule.name] = rule
 
-        def complete() -> dict[str, Any] | None:
+        def complete() -> None:
             self.world.network_security_groups[wanted.name] = wanted
-            return None
 
-        operation = lro.start(self.world, "PutNetworkSecurityGroup", complete)
-        return lro.network_accepted(
+        return self._run(
             request,
-            operation,
-            location=wanted.location,
-            subscription_id=wanted.subscription_id,
-            status=200 if existing else 201,
+            wanted,
+            "PutNetworkSecurityGroup",
+            complete,
+            created=existing is None,
             body=self.render_nsg(wanted, "Updating"),
         )
 
@@ -425,20 +438,10 @@ class NetworkProvider:
                 "it is in use by a managed instance subnet.",
             )
 
-        def complete() -> dict[str, Any] | None:
+        def complete() -> None:
             self.world.network_security_groups.pop(nsg.name, None)
-            return None
 
-        operation = lro.start(self.world, "DeleteNetworkSecurityGroup", complete)
-        return lro.network_accepted(
-            request,
-            operation,
-            location=nsg.location,
-            subscription_id=nsg.subscription_id,
-            status=202,
-            body=None,
-            with_location=True,
-        )
+        return self._run(request, nsg, "DeleteNetworkSecurityGroup", complete)
 
     # ------------------------------------------------------------------
     # Security rules
@@ -466,17 +469,15 @@ class NetworkProvider:
         _check_conflict(nsg, rule)
         existed = name in nsg.rules
 
-        def complete() -> dict[str, Any] | None:
+        def complete() -> None:
             nsg.rules[rule.name] = rule
-            return None
 
-        operation = lro.start(self.world, "PutSecurityRule", complete)
-        return lro.network_accepted(
+        return self._run(
             request,
-            operation,
-            location=nsg.location,
-            subscription_id=nsg.subscription_id,
-            status=200 if existed else 201,
+            nsg,
+            "PutSecurityRule",
+            complete,
+            created=not existed,
             body=self.render_rule(nsg, rule, "Updating"),
         )
 
@@ -486,20 +487,10 @@ class NetworkProvider:
         if name not in nsg.rules:
             return Response(status_code=204)
 
-        def complete() -> dict[str, Any] | None:
+        def complete() -> None:
             nsg.rules.pop(name, None)
-            return None
 
-        operation = lro.start(self.world, "DeleteSecurityRule", complete)
-        return lro.network_accepted(
-            request,
-            operation,
-            location=nsg.location,
-            subscription_id=nsg.subscription_id,
-            status=202,
-            body=None,
-            with_location=True,
-        )
+        return self._run(request, nsg, "DeleteSecurityRule", complete)
 
 
 def _plural_or_single(rule: SecurityRule) -> dict[str, Any]:

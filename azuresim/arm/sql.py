@@ -9,6 +9,7 @@ simulated clock. Rendering follows the recorded responses field for field.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -20,21 +21,21 @@ from azuresim import behaviour, lro
 from azuresim.arm.common import (
     body_of,
     check_resource_group,
-    check_subscription,
     display_location,
+    find_in_group,
     iso,
     listing,
     location_key,
     ok,
     properties_of,
     same,
+    scoped_listing,
 )
 from azuresim.errors import ArmError
 from azuresim.state import (
     FailoverGroup,
     InstanceKey,
     ManagedInstance,
-    Operation,
     Principal,
     Protector,
     World,
@@ -42,6 +43,7 @@ from azuresim.state import (
 )
 
 SQL = "Microsoft.Sql"
+Complete = Callable[[], dict[str, Any] | None]
 MAX_VAULT_AND_KEY_NAME = 94
 
 
@@ -55,20 +57,8 @@ class SqlProvider:
     # Lookups
 
     def instance(self, request: Request) -> ManagedInstance:
-        params = request.path_params
-        check_resource_group(self.world, params["sub"], params["rg"])
-        name = params["mi"]
-        for instance in self.world.instances.values():
-            if same(instance.name, name) and same(
-                instance.resource_group, params["rg"]
-            ):
-                return instance
-        raise ArmError(
-            404,
-            "ResourceNotFound",
-            f"The Resource '{SQL}/managedInstances/{name}' under resource group "
-            f"'{params['rg']}' was not found. For more details please go to "
-            "https://aka.ms/ARMResourceNotFoundFix",
+        return find_in_group(
+            self.world, request, self.world.instances, "mi", f"{SQL}/managedInstances"
         )
 
     def partner(self, instance: ManagedInstance) -> ManagedInstance | None:
@@ -115,8 +105,8 @@ class SqlProvider:
             "requestedBackupStorageRedundancy": "Geo",
             "zoneRedundant": False,
         }
-        protector = instance.keys.get(instance.protector.server_key_name)
-        if instance.protector.server_key_type == "AzureKeyVault" and protector:
+        protector = _protector_key(instance)
+        if protector is not None:
             props["keyId"] = protector.uri
         body: dict[str, Any] = {}
         if instance.identity_type != "None" and instance.principal_id:
@@ -144,17 +134,8 @@ class SqlProvider:
         return body
 
     async def list_instances(self, request: Request) -> Response:
-        params = request.path_params
-        if "rg" in params:
-            check_resource_group(self.world, params["sub"], params["rg"])
-        else:
-            check_subscription(self.world, params["sub"])
-        return listing(
-            [
-                self.render_instance(i)
-                for i in self.world.instances.values()
-                if "rg" not in params or same(i.resource_group, params["rg"])
-            ]
+        return scoped_listing(
+            self.world, request, self.world.instances.values(), self.render_instance
         )
 
     async def get_instance(self, request: Request) -> Response:
@@ -176,8 +157,9 @@ class SqlProvider:
                 instance.tags = {str(k): str(v) for k, v in tags.items()}
             return self.render_instance(instance)
 
-        operation = lro.start(self.world, "UpsertManagedServer", complete)
-        return self._accepted(request, operation, instance, "managedInstance")
+        return self._run(
+            request, instance, "managedInstance", "UpsertManagedServer", complete
+        )
 
     def _set_identity(self, instance: ManagedInstance, wanted: str) -> None:
         if "systemassigned" in wanted.replace(" ", "").lower():
@@ -191,13 +173,17 @@ class SqlProvider:
             instance.identity_type = "None"
             instance.principal_id = None
 
-    def _accepted(
+    def _run(
         self,
         request: Request,
-        operation: Operation,
         instance: ManagedInstance,
         kind: str,
+        name: str,
+        complete: Complete,
     ) -> Response:
+        """Start a change of `instance` as an operation; answer 202 with the
+        monitors of `kind` (the URL stem Azure uses for that resource)."""
+        operation = lro.start(self.world, name, complete)
         return lro.sql_accepted(
             request,
             operation,
@@ -271,8 +257,13 @@ class SqlProvider:
             instance.keys.setdefault(key.name, key)
             return None
 
-        operation = lro.start(self.world, "UpsertManagedServerEncryptionKeys", complete)
-        return self._accepted(request, operation, instance, "managedInstanceKey")
+        return self._run(
+            request,
+            instance,
+            "managedInstanceKey",
+            "UpsertManagedServerEncryptionKeys",
+            complete,
+        )
 
     def _validate_key(
         self, instance: ManagedInstance, name: str, props: dict[str, Any]
@@ -355,8 +346,13 @@ class SqlProvider:
             instance.keys.pop(key.name, None)
             return None
 
-        operation = lro.start(self.world, "DeleteManagedServerEncryptionKeys", complete)
-        return self._accepted(request, operation, instance, "managedInstanceKey")
+        return self._run(
+            request,
+            instance,
+            "managedInstanceKey",
+            "DeleteManagedServerEncryptionKeys",
+            complete,
+        )
 
     def _refuse_geo_primary_key(
         self, instance: ManagedInstance, key: InstanceKey
@@ -367,10 +363,8 @@ class SqlProvider:
         if group is None or group.secondary_instance != instance.name:
             return
         primary = self.world.instances.get(group.primary_instance)
-        if primary is None or primary.protector.server_key_type != "AzureKeyVault":
-            return
-        protector = primary.keys.get(primary.protector.server_key_name)
-        if protector is None or not same(protector.uri, key.uri):
+        protector = _protector_key(primary) if primary else None
+        if primary is None or protector is None or not same(protector.uri, key.uri):
             return
         raise ArmError(
             400,
@@ -390,8 +384,8 @@ class SqlProvider:
             "serverKeyType": protector.server_key_type,
             "autoRotationEnabled": protector.auto_rotation_enabled,
         }
-        key = instance.keys.get(protector.server_key_name)
-        if protector.server_key_type == "AzureKeyVault" and key is not None:
+        key = _protector_key(instance)
+        if key is not None:
             props["uri"] = key.uri
             props["thumbprint"] = key.thumbprint
         kind = (
@@ -435,11 +429,12 @@ class SqlProvider:
                 behaviour.check_now(self.world, instance)
             return None
 
-        operation = lro.start(
-            self.world, "UpsertManagedServerEncryptionProtector", complete
-        )
-        return self._accepted(
-            request, operation, instance, "managedInstanceEncryptionProtector"
+        return self._run(
+            request,
+            instance,
+            "managedInstanceEncryptionProtector",
+            "UpsertManagedServerEncryptionProtector",
+            complete,
         )
 
     def _validate_protector(
@@ -502,7 +497,7 @@ class SqlProvider:
         partner = self.partner(instance)
         if partner is None:
             return
-        if not any(k.thumbprint == key.thumbprint for k in partner.keys.values()):
+        if not _has_material(partner, key):
             raise ArmError(
                 400,
                 "KeyMaterialNotFoundOnRemoteServer",
@@ -542,11 +537,12 @@ class SqlProvider:
                 )
             return None
 
-        operation = lro.start(
-            self.world, "RevalidateManagedServerEncryptionProtector", complete
-        )
-        return self._accepted(
-            request, operation, instance, "managedInstanceEncryptionProtector"
+        return self._run(
+            request,
+            instance,
+            "managedInstanceEncryptionProtector",
+            "RevalidateManagedServerEncryptionProtector",
+            complete,
         )
 
     # ------------------------------------------------------------------
@@ -726,8 +722,7 @@ class SqlProvider:
             return self.render_group(wanted, side)
 
         verb = "Update" if existing else "Create"
-        operation = lro.start(self.world, f"{verb}ManagedFailoverGroup", complete)
-        return self._group_accepted(request, operation, side)
+        return self._run_group(request, side, f"{verb}ManagedFailoverGroup", complete)
 
     def _desired_group(
         self,
@@ -811,12 +806,8 @@ class SqlProvider:
     def _check_material_for_group(
         self, primary: ManagedInstance, secondary: ManagedInstance
     ) -> None:
-        if primary.protector.server_key_type != "AzureKeyVault":
-            return
-        key = primary.keys.get(primary.protector.server_key_name)
-        if key is None:
-            return
-        if not any(k.thumbprint == key.thumbprint for k in secondary.keys.values()):
+        key = _protector_key(primary)
+        if key is not None and not _has_material(secondary, key):
             raise ArmError(
                 400,
                 "KeyMaterialNotFoundOnRemoteServer",
@@ -824,9 +815,17 @@ class SqlProvider:
                 f"the primary's TDE protector '{key.name}'; register it there first.",
             )
 
-    def _group_accepted(
-        self, request: Request, operation: Operation, side: ManagedInstance
+    def _run_group(
+        self,
+        request: Request,
+        side: ManagedInstance,
+        name: str,
+        complete: Complete,
+        duration: float | None = None,
     ) -> Response:
+        """As `_run`, for a failover group: its monitors live at subscription
+        scope, in the location the request addressed."""
+        operation = lro.start(self.world, name, complete, duration=duration)
         return lro.sql_accepted(
             request,
             operation,
@@ -850,8 +849,7 @@ class SqlProvider:
             self.world.failover_groups.pop(name, None)
             return None
 
-        operation = lro.start(self.world, "DropManagedFailoverGroup", complete)
-        return self._group_accepted(request, operation, side)
+        return self._run_group(request, side, "DropManagedFailoverGroup", complete)
 
     async def failover(self, request: Request) -> Response:
         return await self._failover(request, forced=False)
@@ -882,28 +880,24 @@ class SqlProvider:
             behaviour.switch_roles(self.world, group)
             return self.render_group(group, side)
 
-        operation = lro.start(
-            self.world, "FailoverManagedFailoverGroup", complete, duration=duration
+        return self._run_group(
+            request, side, "FailoverManagedFailoverGroup", complete, duration
         )
-        return self._group_accepted(request, operation, side)
 
     def _check_planned_failover(
         self, group: FailoverGroup, new_primary: ManagedInstance
     ) -> None:
         old_primary = self.world.instances[group.primary_instance]
-        if old_primary.protector.server_key_type == "AzureKeyVault":
-            key = old_primary.keys.get(old_primary.protector.server_key_name)
-            if key is not None and not any(
-                k.thumbprint == key.thumbprint for k in new_primary.keys.values()
-            ):
-                raise ArmError(
-                    400,
-                    "KeyMaterialNotFoundOnRemoteServer",
-                    f"'{new_primary.name}' has no key with the material of the TDE "
-                    f"protector '{key.name}' of the current primary "
-                    f"'{old_primary.name}'; it could not open the databases after a "
-                    "failover. Register the key there first.",
-                )
+        key = _protector_key(old_primary)
+        if key is not None and not _has_material(new_primary, key):
+            raise ArmError(
+                400,
+                "KeyMaterialNotFoundOnRemoteServer",
+                f"'{new_primary.name}' has no key with the material of the TDE "
+                f"protector '{key.name}' of the current primary "
+                f"'{old_primary.name}'; it could not open the databases after a "
+                "failover. Register the key there first.",
+            )
         inaccessible = [
             d.name
             for instance in (old_primary, new_primary)
@@ -919,6 +913,18 @@ class SqlProvider:
                 f"A planned failover of '{group.name}' needs every database "
                 f"accessible; inaccessible: {', '.join(sorted(set(inaccessible)))}.",
             )
+
+
+def _protector_key(instance: ManagedInstance) -> InstanceKey | None:
+    """The registered key that is the instance's customer-managed protector."""
+    if instance.protector.server_key_type != "AzureKeyVault":
+        return None
+    return instance.keys.get(instance.protector.server_key_name)
+
+
+def _has_material(instance: ManagedInstance, key: InstanceKey) -> bool:
+    """Whether `instance` has a key registered with `key`'s material."""
+    return any(k.thumbprint == key.thumbprint for k in instance.keys.values())
 
 
 def routes(world: World) -> list[BaseRoute]:
