@@ -177,6 +177,8 @@ def session_for(name: str, mesh: Any, data_dir: Path | None) -> Any:
     sim = sim_control(mesh.endpoints_file, vaults) if simulator else None
 
     def close() -> None:
+        if not host.wait_idle(timeout=600):
+            click.echo("A run is still going; its journal says where it stopped.")
         with lock:
             if "gateway" in built:
                 built.pop("gateway").close()

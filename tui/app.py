@@ -307,6 +307,35 @@ class ConsoleApp(App[None]):
         elif event.state is WorkerState.ERROR and event.worker.error is not None:
             self.show_error(event.worker.error)
 
+    def running_runner(self) -> Any:
+        from tui.screens.runner import RunnerScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, RunnerScreen) and screen.running:
+                return screen
+        return None
+
+    async def action_quit(self) -> None:
+        """Quitting mid-run would cut a drill off before its restore steps."""
+        if self.running_runner() is None:
+            self.exit()
+            return
+        from tui.screens.modals import ConfirmModal
+
+        def answered(answer: Any) -> None:
+            if answer is not None:
+                self.exit()
+
+        self.push_screen(
+            ConfirmModal(
+                "Quit while a run is going?",
+                "The run stops at its next confirmation; a drill's restore steps "
+                "may not run. The next start offers to resume it.",
+                "Cancel, let the run finish, then quit.",
+            ),
+            answered,
+        )
+
     def action_choose_runbook(self, name: str | None = None) -> None:
         from tui.screens.runner import open_runner
 

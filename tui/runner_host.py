@@ -10,8 +10,9 @@ always shows the step the engine is on.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +61,8 @@ class RunbookHost:
         self._load = load
         self._loaded: tuple[dict[str, Runbook], object] | None = None
         self._lock = threading.Lock()
+        self._idle = threading.Condition()
+        self._runs = 0
         self.mesh = mesh
         self.dirs = dirs
         self.operator = operator or operator_name()
@@ -106,7 +109,8 @@ class RunbookHost:
         observer: Callable[[object], None],
     ) -> RunResult:
         engine = self.engine(confirmer, observer)
-        return engine.run(self.runbooks[name], self.estate, self.mesh, parameters)
+        with self._running():
+            return engine.run(self.runbooks[name], self.estate, self.mesh, parameters)
 
     def resume(
         self, run_id: str, confirmer: Any, observer: Callable[[object], None]
@@ -115,31 +119,51 @@ class RunbookHost:
 
         state = load_run(self.dirs, run_id)
         engine = self.engine(confirmer, observer)
-        return engine.resume(run_id, self.runbooks[state.runbook], self.estate)
+        with self._running():
+            return engine.resume(run_id, self.runbooks[state.runbook], self.estate)
+
+    @contextlib.contextmanager
+    def _running(self) -> Iterator[None]:
+        with self._idle:
+            self._runs += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._runs -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Until no run is going (a run left by a closing console still
+        restores what it changed); False if one still is after `timeout`."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._runs == 0, timeout)
 
     def interrupted(self) -> list[Interrupted]:
-        """Runs of this mesh that never finished, newest first."""
+        """Runs of this mesh to offer at start, newest first, and before them
+        any drill that changed the estate and never put it back."""
         from runbooks.engine import finished_outcome, load_run
         from runbooks.errors import JournalError
+        from runbooks.registry import RESTORING
 
         if not self.dirs.journal.exists():
             return []
         found = []
         for path in sorted(self.dirs.journal.glob("*.jsonl"), reverse=True):
             try:
-                # A crash leaves no end record; Ctrl-C leaves "interrupted".
-                if finished_outcome(self.dirs, path.stem) not in RESUMABLE:
-                    continue
+                outcome = finished_outcome(self.dirs, path.stem)
                 state = load_run(self.dirs, path.stem)
             except (JournalError, OSError, ValueError, KeyError):
                 continue
-            if state.mesh == self.mesh and state.runbook in self.runbooks:
+            if state.mesh != self.mesh or state.runbook not in self.runbooks:
+                continue
+            unrestored = state.runbook in RESTORING and state.restore_pending
+            # A crash leaves no end record; Ctrl-C leaves "interrupted".
+            if outcome in RESUMABLE or unrestored:
                 found.append(
-                    Interrupted(
-                        state.run_id, state.runbook, state.mesh, state.restore_pending
-                    )
+                    Interrupted(state.run_id, state.runbook, state.mesh, unrestored)
                 )
-        return found
+        return sorted(found, key=lambda run: not run.restore_pending)
 
 
 class ConsoleConfirmer:

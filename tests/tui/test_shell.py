@@ -366,3 +366,28 @@ async def test_b_lists_the_runbooks_and_nothing_runs_until_asked(
         assert runner.runbook == "rotation"
         assert not runner.running and runner.result is None
         assert set(runner.states.values()) == {StepState.PENDING}
+
+
+async def test_quitting_during_a_run_asks_first(tmp_path: Path) -> None:
+    from tui.screens.runner import RunnerScreen
+
+    session = estates.frozen_session(runbooks=estates.RecordedHost(tmp_path))
+    app = ConsoleApp(session, ConsoleSettings(refresh_seconds=60))
+    async with app.run_test(size=SIZE) as pilot:
+        app.action_choose_runbook("rotation")
+        await pilot.pause()
+        runner = app.screen
+        assert isinstance(runner, RunnerScreen)
+        runner.running = True  # as while the engine works on a step
+
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("enter")  # Cancel has the focus
+        await pilot.pause()
+        assert app.is_running and app.screen is runner
+
+        runner.running = False
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+    assert not app.is_running

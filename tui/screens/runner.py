@@ -9,6 +9,7 @@ Confirmations are modals pushed by `ConsoleConfirmer`.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -179,7 +180,7 @@ class RunnerScreen(Screen[None]):
         title = f"{verb}: {self.host.title_of(self.runbook)}"
         yield Label(escape(title), id="runner-title")
         yield Input(
-            placeholder="parameters, e.g. vault=centralus (Enter re-plans)",
+            placeholder="name=value … (`tdemesh run --help`); Enter re-plans",
             id="runner-params",
             disabled=self.resume_run is not None,
             compact=True,
@@ -352,7 +353,11 @@ class RunnerScreen(Screen[None]):
         self, parameters: Mapping[str, str], confirmer: ConsoleConfirmer
     ) -> RunResult:
         def observe(event: object) -> None:
-            self.app.call_from_thread(self.on_run_event, event)
+            # If the console is gone the run must still finish (and restore):
+            # an observer that raised would stop the engine there.
+            if self.app.is_running:
+                with contextlib.suppress(RuntimeError):
+                    self.app.call_from_thread(self.on_run_event, event)
 
         if self.resume_run:
             return self.host.resume(self.resume_run, confirmer, observe)
