@@ -18,7 +18,10 @@ The rules, from the domain notes:
 - a revoked permission keeps working for `permission_propagation`;
 - with auto-rotation on, a newer enabled version of the protector key is
   adopted `auto_rotation_pickup` after a check first sees it;
-- a failover lands (roles swap) `role_switch` after it was asked for.
+- a failover lands (roles swap) `role_switch` after it was asked for; a new
+  primary without the material of the old primary's protector (only a forced
+  failover gets that far) cannot unwrap the databases' keys, and loses access
+  from the switch on, until that material is registered on it.
 
 Network problems get the same grace period as deliberate ones here; the
 24-hour buffer Azure documents for 5xx/network errors is not modelled.
@@ -255,12 +258,45 @@ def evaluate(world: World, instance: ManagedInstance, at: datetime) -> Verdict:
 
     problem = key_problem(world, instance, protector.uri, at)
     if problem is None:
-        return Verdict(protector.name, False, None, protector.uri)
+        return _unwrapping(
+            world, instance, at, Verdict(protector.name, False, None, protector.uri)
+        )
     if problem.network:
         for candidate in same_material(instance, protector):
             if key_problem(world, instance, candidate.uri, at) is None:
-                return Verdict(candidate.name, True, problem, protector.uri)
+                verdict = Verdict(candidate.name, True, problem, protector.uri)
+                return _unwrapping(world, instance, at, verdict)
     return Verdict(None, False, problem, protector.uri)
+
+
+def _unwrapping(
+    world: World, instance: ManagedInstance, at: datetime, verdict: Verdict
+) -> Verdict:
+    """`verdict`, unless the databases are still wrapped by a protector
+    whose material the instance has no usable registered copy of."""
+    access = instance.key_access
+    thumbprint = access.wrapped_by_thumbprint
+    if thumbprint is None or any(
+        k.thumbprint == thumbprint and key_problem(world, instance, k.uri, at) is None
+        for k in instance.keys.values()
+    ):
+        return verdict
+    # TODO: the code is the REST catalogue's for a partner without the key
+    # material; Azure's exact inaccessibility reason after such a failover is
+    # not documented, so this one is descriptive, not recorded.
+    missing = KeyProblem(
+        "KeyMaterialNotFoundOnRemoteServer",
+        f"The managed instance {instance.name} cannot unwrap its databases' "
+        f"encryption keys: they are protected by {access.wrapped_by_uri} "
+        f"(thumbprint {thumbprint}), whose material is not registered on it. "
+        "Register a key with that material and revalidate.",
+    )
+    return Verdict(None, False, missing, access.wrapped_by_uri)
+
+
+def has_material(instance: ManagedInstance, thumbprint: str) -> bool:
+    """Whether a key with that material is registered on the instance."""
+    return any(k.thumbprint == thumbprint for k in instance.keys.values())
 
 
 def same_material(instance: ManagedInstance, key: InstanceKey) -> list[InstanceKey]:
@@ -323,6 +359,26 @@ def switch_roles(world: World, group: FailoverGroup) -> None:
         primary=group.primary_instance,
         secondary=group.secondary_instance,
     )
+    old = world.instances.get(group.secondary_instance)
+    new = world.instances.get(group.primary_instance)
+    if old is not None and new is not None:
+        _take_over_wrapping(world, new, old, at)
+
+
+def _take_over_wrapping(
+    world: World, new: ManagedInstance, old: ManagedInstance, at: datetime
+) -> None:
+    """The new primary serves databases whose keys the old primary's
+    protector wraps; without that material it loses access at once."""
+    if old.protector.server_key_type != "AzureKeyVault":
+        return
+    wrapping = old.keys.get(old.protector.server_key_name)
+    if wrapping is None or has_material(new, wrapping.thumbprint):
+        return
+    new.key_access.wrapped_by_thumbprint = wrapping.thumbprint
+    new.key_access.wrapped_by_uri = wrapping.uri
+    if new.protector.server_key_type == "AzureKeyVault":
+        _check(world, new, at)
 
 
 def _advance(world: World, instance: ManagedInstance, now: datetime) -> None:
@@ -450,6 +506,10 @@ def _heal(world: World, instance: ManagedInstance, at: datetime, *, how: str) ->
         database.inaccessibility_description = None
         database.inaccessibility_key_uri = None
     lost = access.lost_at is not None
+    # Accessible again: the databases' keys are re-wrapped by its own
+    # protector [inference].
+    access.wrapped_by_thumbprint = None
+    access.wrapped_by_uri = None
     access.lost_at = None
     access.lost_reason_code = None
     access.lost_reason = None
@@ -461,12 +521,13 @@ def _heal(world: World, instance: ManagedInstance, at: datetime, *, how: str) ->
 def _go_inaccessible(world: World, instance: ManagedInstance, at: datetime) -> None:
     access = instance.key_access
     protector = instance.keys.get(instance.protector.server_key_name)
+    key_uri = access.wrapped_by_uri or (protector.uri if protector else None)
     for database in instance.databases.values():
         database.status = "Inaccessible"
         database.inaccessibility_reason_kind = TDE_REASON
         database.inaccessibility_error_code = access.lost_reason_code
         database.inaccessibility_description = access.lost_reason
-        database.inaccessibility_key_uri = protector.uri if protector else None
+        database.inaccessibility_key_uri = key_uri
     _event(
         world,
         at,

@@ -335,6 +335,11 @@ class KeyAccess:
     # When the identity was first seen without key permissions on a vault
     # (by vault name): revocations linger `Timers.permission_propagation`.
     permission_lost_since: dict[str, datetime] = field(default_factory=dict)
+    # After a forced failover onto this instance while it lacked the material
+    # of the old primary's protector: that protector (thumbprint, key uri),
+    # which still wraps the databases' keys until this instance can unwrap.
+    wrapped_by_thumbprint: str | None = None
+    wrapped_by_uri: str | None = None
 
 
 @dataclass

@@ -497,7 +497,7 @@ class SqlProvider:
         partner = self.partner(instance)
         if partner is None:
             return
-        if not _has_material(partner, key):
+        if not behaviour.has_material(partner, key.thumbprint):
             raise ArmError(
                 400,
                 "KeyMaterialNotFoundOnRemoteServer",
@@ -807,7 +807,7 @@ class SqlProvider:
         self, primary: ManagedInstance, secondary: ManagedInstance
     ) -> None:
         key = _protector_key(primary)
-        if key is not None and not _has_material(secondary, key):
+        if key is not None and not behaviour.has_material(secondary, key.thumbprint):
             raise ArmError(
                 400,
                 "KeyMaterialNotFoundOnRemoteServer",
@@ -889,7 +889,7 @@ class SqlProvider:
     ) -> None:
         old_primary = self.world.instances[group.primary_instance]
         key = _protector_key(old_primary)
-        if key is not None and not _has_material(new_primary, key):
+        if key is not None and not behaviour.has_material(new_primary, key.thumbprint):
             raise ArmError(
                 400,
                 "KeyMaterialNotFoundOnRemoteServer",
@@ -920,11 +920,6 @@ def _protector_key(instance: ManagedInstance) -> InstanceKey | None:
     if instance.protector.server_key_type != "AzureKeyVault":
         return None
     return instance.keys.get(instance.protector.server_key_name)
-
-
-def _has_material(instance: ManagedInstance, key: InstanceKey) -> bool:
-    """Whether `instance` has a key registered with `key`'s material."""
-    return any(k.thumbprint == key.thumbprint for k in instance.keys.values())
 
 
 def routes(world: World) -> list[BaseRoute]:

@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 from simclients import Sdk
 
+from azuresim import scenarios
+from azuresim.clock import SimClock
 from azuresim.process import SimProcess
+from azuresim.state import World
 
 EAST = ("rg-tde-eastus2", "sqlmi-tde-eastus2")
 CENTRAL = ("rg-tde-centralus", "sqlmi-tde-centralus")
@@ -18,6 +21,7 @@ LRO_SECONDS = 20.0  # Timers.lro_duration
 CHECK = 600.0  # Timers.key_check_interval
 GRACE = 600.0  # Timers.inaccessible_after
 HEAL_WINDOW = 1800.0  # Timers.auto_heal_window
+ROLE_SWITCH = 120.0  # Timers.role_switch
 
 
 class Estate:
@@ -113,3 +117,14 @@ def estate(simulator: SimProcess) -> Iterator[Estate]:
     estate = Estate(simulator)
     estate.align_to_key_check()
     yield estate
+
+
+@pytest.fixture
+def world() -> World:
+    """The protected estate in-process, on a frozen clock, for the pure
+    behaviour: no listeners (the vault ports are placeholders)."""
+    built = World(clock=SimClock(scale=0))
+    scenarios.build(
+        built, "protected", {"kv-tde-eastus2": 1, "kv-tde-centralus": 2}.get
+    )
+    return built

@@ -13,6 +13,7 @@ from tests.behaviour.conftest import (
     GRACE,
     HEAL_WINDOW,
     LRO_SECONDS,
+    ROLE_SWITCH,
     Estate,
 )
 
@@ -156,9 +157,10 @@ def test_planned_failover_is_refused_while_the_new_primary_is_inaccessible(
     assert refused.value.error.code == "FailoverDatabasesInaccessible"
 
 
-def test_planned_failover_is_refused_when_the_partner_lacks_the_key_material(
-    estate: Estate,
-) -> None:
+def protect_east_with_a_key_central_lacks(estate: Estate) -> tuple[str, str]:
+    """Make a new key, copied into the central vault, the east protector,
+    then drop its registration from central: the failover partner lacks the
+    material. Returns the protector's uri and the central copy's uri."""
     east_keys = estate.sdk.key_client("kv-tde-eastus2")
     created = east_keys.create_rsa_key("tde-2", size=2048)
     blob = east_keys.backup_key("tde-2")
@@ -194,6 +196,13 @@ def test_planned_failover_is_refused_when_the_partner_lacks_the_key_material(
         )
     )
     estate.finish(keys.begin_delete(*CENTRAL, central_name), LRO_SECONDS)
+    return str(created.id), str(copy.id)
+
+
+def test_planned_failover_is_refused_when_the_partner_lacks_the_key_material(
+    estate: Estate,
+) -> None:
+    protect_east_with_a_key_central_lacks(estate)
 
     with pytest.raises(HttpResponseError) as refused:
         estate.sql.instance_failover_groups.begin_failover(
@@ -204,6 +213,74 @@ def test_planned_failover_is_refused_when_the_partner_lacks_the_key_material(
         "rg-tde-eastus2", "eastus2", "fog-tde"
     )
     assert group.replication_role == "Primary"
+
+
+def force_failover_to_central(estate: Estate) -> None:
+    poller = estate.sql.instance_failover_groups.begin_force_failover_allow_data_loss(
+        "rg-tde-centralus", "centralus", "fog-tde"
+    )
+    result = estate.finish(poller, ROLE_SWITCH)
+    assert result.replication_role == "Primary"
+
+
+def test_a_forced_failover_onto_a_partner_without_the_material_cannot_unwrap(
+    estate: Estate,
+) -> None:
+    protector_uri, _ = protect_east_with_a_key_central_lacks(estate)
+
+    force_failover_to_central(estate)
+    east = estate.sql.instance_failover_groups.get(
+        "rg-tde-eastus2", "eastus2", "fog-tde"
+    )
+    assert east.replication_role == "Secondary"
+    [lost] = estate.events("key-lost")
+    assert lost["instance"] == "sqlmi-tde-centralus"
+    assert lost["code"] == "KeyMaterialNotFoundOnRemoteServer"
+    estate.advance(GRACE - 1)
+    assert estate.statuses(CENTRAL) == {"Online"}
+
+    estate.advance(1)
+    assert estate.statuses(CENTRAL) == {"Inaccessible"}
+    info = estate.sql.managed_databases.get(
+        *CENTRAL, "sales"
+    ).extended_accessibility_info
+    assert info.inaccessibility_reason_kind == "TransparentDataEncryption"
+    assert info.inaccessibility_reason_error_code == "KeyMaterialNotFoundOnRemoteServer"
+    assert info.inaccessibility_reason_tde_key_uri == protector_uri
+    assert "sqlmi-tde-centralus" in info.inaccessibility_reason_description
+    assert estate.statuses(EAST) == {"Online"}
+
+
+def test_registering_the_material_inside_the_window_heals_the_new_primary(
+    estate: Estate,
+) -> None:
+    _, copy_uri = protect_east_with_a_key_central_lacks(estate)
+    force_failover_to_central(estate)
+    estate.advance(GRACE)
+    assert estate.statuses(CENTRAL) == {"Inaccessible"}
+
+    version = copy_uri.rstrip("/").rsplit("/", 1)[-1]
+    estate.finish(
+        estate.sql.managed_instance_keys.begin_create_or_update(
+            *CENTRAL,
+            f"kv-tde-centralus_tde-2_{version}",
+            {"properties": {"serverKeyType": "AzureKeyVault", "uri": copy_uri}},
+        )
+    )
+    estate.advance(CHECK)
+    assert estate.statuses(CENTRAL) == {"Online"}
+    [healed] = estate.events("healed")
+    assert healed["instance"] == "sqlmi-tde-centralus"
+
+
+def test_a_forced_failover_onto_a_partner_with_the_material_keeps_it_online(
+    estate: Estate,
+) -> None:
+    force_failover_to_central(estate)
+    estate.advance(GRACE + CHECK)
+
+    assert estate.statuses(CENTRAL) == {"Online"}
+    assert estate.events("key-lost") == []
 
 
 def test_no_switch_to_a_service_managed_key_while_databases_are_inaccessible(
