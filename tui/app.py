@@ -223,6 +223,8 @@ class ConsoleApp(App[None]):
     @on(Worker.StateChanged)
     def _sim_worker_ended(self, event: Worker.StateChanged) -> None:
         group = event.worker.group
+        if not self.screen_stack or not self.is_running:
+            return  # the console is closing
         if group == "sim" and event.state is WorkerState.SUCCESS:
             if event.worker.result:
                 self.notify(str(event.worker.result), title="Simulator")

@@ -265,3 +265,57 @@ async def test_an_interrupted_run_is_offered_at_start_and_resumes(
     after, assessment = look_at(simulator)
     assert len({i.protector.thumbprint for i in after.instances if i.protector}) == 1
     assert assessment.verdict is Verdict.HEALTHY, assessment.codes()
+
+
+async def test_a_drill_that_died_after_its_cut_is_offered_first_and_restored(
+    simulator: SimProcess, console_for: ConsoleFactory
+) -> None:
+    app = console_for(simulator)
+    host = app.session.runbooks
+    assert host is not None
+
+    def die_after_the_cut(event: object) -> None:
+        if (
+            isinstance(event, events.StepChanged)
+            and event.state is StepState.DONE
+            and event.step_id.startswith("cut-")
+        ):
+            raise SystemExit("the console's process was killed")
+
+    with pytest.raises(SystemExit):
+        host.run(
+            "vault-loss",
+            {},
+            UnattendedConfirmer(True, ["nsg-sqlmi-eastus2"], "drill"),
+            die_after_the_cut,
+        )
+    cut, _ = look_at(simulator)
+    assert any(
+        rule.name.startswith("tdemesh-drill")
+        for group in cut.network_security_groups
+        for rule in group.outbound_rules or ()
+    ), "the drill's cut should still be in place"
+
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.pause()
+        assert "not put it back" in str(app.screen._message)
+        await pilot.click("#proceed")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunnerScreen))
+        runner = app.screen
+        assert isinstance(runner, RunnerScreen)
+        await pilot.press("ctrl+r")
+        answers = Answers()
+        while runner.result is None:
+            await answer(app, pilot, answers)
+            await pilot.pause(0.05)
+
+    assert runner.result.ok, answers.errors
+    after, assessment = look_at(simulator)
+    rules = [
+        rule.name
+        for group in after.network_security_groups
+        for rule in group.outbound_rules or ()
+    ]
+    assert not [r for r in rules if r.startswith("tdemesh-drill")]
+    assert all(path.usable for path in assessment.paths)
