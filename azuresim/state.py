@@ -340,6 +340,8 @@ class KeyAccess:
     # which still wraps the databases' keys until this instance can unwrap.
     wrapped_by_thumbprint: str | None = None
     wrapped_by_uri: str | None = None
+    # Whether the current loss is network/5xx-type (Timers.network_buffer).
+    lost_to_network: bool = False
 
 
 @dataclass
@@ -401,6 +403,10 @@ class Timers:
     role_switch: float = 120.0  # failover: roles swap after this
     lro_duration: float = 20.0  # a typical ARM long-running operation
     permission_propagation: float = 0.0  # revocations may linger this long
+    # Network/5xx-type loss: databases stay online this long before they are
+    # moved to Inaccessible. Azure documents 24 hours; 0 plays such a loss on
+    # the `inaccessible_after` timeline, as the default scenario does.
+    network_buffer: float = 0.0
 
 
 @dataclass

@@ -8,19 +8,9 @@ import time
 
 import pytest
 
-from azuresim import behaviour, scenarios
-from azuresim.clock import SimClock
+from azuresim import behaviour
 from azuresim.reachability import path_open
 from azuresim.state import Outage, SecurityRule, World
-
-
-@pytest.fixture
-def world() -> World:
-    built = World(clock=SimClock(scale=0))
-    scenarios.build(
-        built, "protected", {"kv-tde-eastus2": 1, "kv-tde-centralus": 2}.get
-    )
-    return built
 
 
 def east_to_east(world: World) -> tuple[bool, str]:
