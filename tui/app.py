@@ -302,6 +302,8 @@ class ConsoleApp(App[None]):
     def _found_interrupted(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "resume" or not event.worker.is_finished:
             return
+        if not self.screen_stack or not self.is_running:
+            return  # the console is closing
         if event.state is WorkerState.SUCCESS and event.worker.result:
             from tui.screens.runner import offer_resume
 
