@@ -755,7 +755,9 @@ class SqlProvider:
                     f"Managed instance '{instance.name}' is already in a failover "
                     "group; an instance can be in one failover group only.",
                 )
-        self._check_material_for_group(primary, secondary)
+        _require_material(
+            primary, secondary, "it could not take over as primary after a failover"
+        )
         return FailoverGroup(
             name=name,
             resource_group=primary.resource_group,
@@ -802,18 +804,6 @@ class SqlProvider:
                 "A failover group is created in the primary instance's location.",
             )
         return found[0], found[1]
-
-    def _check_material_for_group(
-        self, primary: ManagedInstance, secondary: ManagedInstance
-    ) -> None:
-        key = _protector_key(primary)
-        if key is not None and not behaviour.has_material(secondary, key.thumbprint):
-            raise ArmError(
-                400,
-                "KeyMaterialNotFoundOnRemoteServer",
-                f"The secondary '{secondary.name}' has no key with the material of "
-                f"the primary's TDE protector '{key.name}'; register it there first.",
-            )
 
     def _run_group(
         self,
@@ -888,16 +878,9 @@ class SqlProvider:
         self, group: FailoverGroup, new_primary: ManagedInstance
     ) -> None:
         old_primary = self.world.instances[group.primary_instance]
-        key = _protector_key(old_primary)
-        if key is not None and not behaviour.has_material(new_primary, key.thumbprint):
-            raise ArmError(
-                400,
-                "KeyMaterialNotFoundOnRemoteServer",
-                f"'{new_primary.name}' has no key with the material of the TDE "
-                f"protector '{key.name}' of the current primary "
-                f"'{old_primary.name}'; it could not open the databases after a "
-                "failover. Register the key there first.",
-            )
+        _require_material(
+            old_primary, new_primary, "it could not open the databases after a failover"
+        )
         inaccessible = [
             d.name
             for instance in (old_primary, new_primary)
@@ -920,6 +903,22 @@ def _protector_key(instance: ManagedInstance) -> InstanceKey | None:
     if instance.protector.server_key_type != "AzureKeyVault":
         return None
     return instance.keys.get(instance.protector.server_key_name)
+
+
+def _require_material(
+    primary: ManagedInstance, partner: ManagedInstance, consequence: str
+) -> None:
+    """Refuse when `partner` has no key with the material of `primary`'s
+    protector (`consequence`: why that matters for this request)."""
+    key = _protector_key(primary)
+    if key is not None and not behaviour.has_material(partner, key.thumbprint):
+        raise ArmError(
+            400,
+            "KeyMaterialNotFoundOnRemoteServer",
+            f"'{partner.name}' has no key with the material of the TDE protector "
+            f"'{key.name}' of '{primary.name}'; {consequence}. Register a key "
+            f"with that material on '{partner.name}' first.",
+        )
 
 
 def routes(world: World) -> list[BaseRoute]:
