@@ -10,6 +10,11 @@ and a vault keeps its port across scenario resets.
 The ARM resource providers (`azuresim.arm`) and the instances' behaviour
 engine are imported defensively: the data plane and the token endpoint work
 on their own without them.
+
+Every answer carries a `Date` header from the simulated clock, not uvicorn's
+wall-clock one: Azure tells clients its time that way, and a client that
+computes deadlines from it then follows the simulated clock (advanced,
+scaled) exactly as it follows Azure's.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Generator
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -37,7 +44,14 @@ from azuresim import admin_api, backup, scenarios
 from azuresim.auth import arm_caller, rescale_expiries, shift_expiries
 from azuresim.clock import SimClock
 from azuresim.errors import ArmError, AzureError
-from azuresim.faults import ASGIApp, FaultMiddleware, Receive, Scope, Send
+from azuresim.faults import (
+    ASGIApp,
+    FaultMiddleware,
+    Message,
+    Receive,
+    Scope,
+    Send,
+)
 from azuresim.keyvault_api import ALL_METHODS, vault_app
 from azuresim.state import Principal, World
 from azuresim.tls import TlsFiles, ensure_certificates
@@ -83,6 +97,49 @@ def bind_socket(host: str, port: int) -> socket.socket:
     sock.listen(128)
     sock.setblocking(False)
     return sock
+
+
+def http_date(moment: datetime) -> str:
+    """RFC 7231 IMF-fixdate, e.g. 'Thu, 03 Dec 2026 17:15:24 GMT'."""
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
+
+
+class SimDateMiddleware:
+    """Stamps every answer of a listener, faults included, with a `Date`
+    header read from the simulated clock when the answer starts."""
+
+    def __init__(self, app: ASGIApp, get_world: Callable[[], World]) -> None:
+        self.app = app
+        self.get_world = get_world
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await self.app(scope, receive, _DatedSend(send, self.get_world))
+
+
+class _DatedSend:
+    """uvicorn's `send`, with the simulated `Date` put on the response start.
+
+    `__self__` is uvicorn's request cycle, as on the bound method it wraps:
+    `faults.abort_connection` drops a connection through it."""
+
+    def __init__(self, send: Send, get_world: Callable[[], World]) -> None:
+        self._send = send
+        self._get_world = get_world
+        self.__self__ = getattr(send, "__self__", None)
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            date = http_date(self._get_world().clock.now()).encode("latin-1")
+            headers = [
+                (name, value)
+                for name, value in message.get("headers", [])
+                if name.lower() != b"date"
+            ]
+            message["headers"] = [(b"date", date), *headers]
+        await self._send(message)
 
 
 class _Server(uvicorn.Server):
@@ -266,7 +323,8 @@ class Simulator:
         else:
             inner = vault_app(lambda: self._world, name, lambda: self.authority)
             plane = "vault"
-        return FaultMiddleware(inner, name, plane, lambda: self._world, tick)
+        faults = FaultMiddleware(inner, name, plane, lambda: self._world, tick)
+        return SimDateMiddleware(faults, lambda: self._world)
 
     # -- Serving ------------------------------------------------------------
 
@@ -278,6 +336,7 @@ class Simulator:
             log_level="warning",
             lifespan="off",
             access_log=False,
+            date_header=False,  # SimDateMiddleware sends the simulated one
             interface="asgi3",
         )
         server = _Server(config)
