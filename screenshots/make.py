@@ -129,6 +129,7 @@ async def help_screen(pilot: Pilot[None]) -> None:
 
 
 SCENES: dict[str, tuple[str, Scene]] = {
+    "mesh-azure-read-only": ("azure:degraded", settle),
     "mesh-healthy": ("healthy", settle),
     "mesh-degraded": ("degraded", settle),
     "mesh-critical": ("critical", settle),
@@ -140,9 +141,13 @@ SCENES: dict[str, tuple[str, Scene]] = {
 
 
 async def draw(name: str, kind: str, scene: Scene, size: tuple[int, int]) -> Path:
+    on_azure = kind.startswith("azure:")
+    kind = kind.removeprefix("azure:")
     with tempfile.TemporaryDirectory() as data:
         session = estates.frozen_session(
-            kind, runbooks=estates.RecordedHost(Path(data))
+            kind,
+            simulator=not on_azure,
+            runbooks=estates.RecordedHost(Path(data)),
         )
         app = ConsoleApp(session, ConsoleSettings(refresh_seconds=60))
         async with app.run_test(size=size) as pilot:
