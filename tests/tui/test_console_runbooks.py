@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, RichLog
 
 from azuresim.process import SimProcess
 from mesh.assess import assess
@@ -319,3 +319,25 @@ async def test_a_drill_that_died_after_its_cut_is_offered_first_and_restored(
     ]
     assert not [r for r in rules if r.startswith("tdemesh-drill")]
     assert all(path.usable for path in assessment.paths)
+
+
+async def test_throttling_shows_as_retries_in_the_runner_and_the_run_succeeds(
+    simulator: SimProcess, console_for: ConsoleFactory
+) -> None:
+    simulator.add_fault(
+        "throttle",
+        listener="kv-tde-eastus2",
+        operation="POST create",
+        remaining=2,
+        retry_after=1,
+    )
+    app = console_for(simulator)
+    async with app.run_test(size=SIZE) as pilot:
+        runner, answers = await run_through_console(app, pilot, "rotation")
+        log = "\n".join(
+            str(line.text) for line in runner.query_one("#runner-log", RichLog).lines
+        )
+
+    assert runner.result is not None and runner.result.ok, answers.errors
+    assert runner.retries >= 1
+    assert "retry 1 of" in log
