@@ -69,8 +69,8 @@ class VerdictBar(Vertical):
             for kind in Verdict:
                 verdict.set_class(assessment.verdict is kind, f"-{kind.value}")
             soonest = nearest(assessment.deadlines, azure_now) if azure_now else None
-            deadline.update(
-                deadline_text(soonest, azure_now) if soonest and azure_now else ""
-            )
-            deadline.display = soonest is not None
+            if soonest is not None and azure_now is not None:
+                deadline.update(deadline_text(soonest, azure_now))
+                deadline.tooltip = f"Computed from {soonest.basis}"
+            deadline.display = soonest is not None and azure_now is not None
         self.query_one("#freshness", Label).update(freshness)
