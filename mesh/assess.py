@@ -83,6 +83,7 @@ def assess(snapshot: Snapshot) -> Assessment:
         paths=tuple(detail.path for detail in details),
         findings=tuple(ordered),
         deadlines=tuple(_deadlines(snapshot, details)),
+        azure_time=snapshot.azure_time,
     )
 
 

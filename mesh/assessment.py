@@ -111,6 +111,13 @@ class Assessment:
     paths: tuple[KeyPath, ...]
     findings: tuple[Finding, ...]
     deadlines: tuple[Deadline, ...] = ()
+    # Azure's clock at the probe (Snapshot.now); None: this machine's taken_at.
+    azure_time: datetime | None = None
+
+    @property
+    def now(self) -> datetime:
+        """The moment the deadlines count down from."""
+        return self.azure_time or self.taken_at
 
     def path(self, instance: str, vault: str) -> KeyPath | None:
         for path in self.paths:

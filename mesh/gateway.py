@@ -3,8 +3,9 @@
 Every client is built from one `Endpoints` value (the same code path for
 Azure and the simulator, DESIGN.md). Every call goes through `_call`, which
 retries transient faults (mesh.retry), logs one line with the operation and
-the resource, counts the call, notes Azure's clock from the `Date` header,
-and turns a 4xx into a `GatewayError` that says what is missing and the fix
+the resource, counts the call, hands every answer's headers to the
+response listeners (the probe reads Azure's clock from `Date`), and turns
+a 4xx into a `GatewayError` that says what is missing and the fix
 (mesh.explain). Long-running operations resume from their continuation token
 when a transient fault hits the polling.
 
@@ -19,7 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
@@ -58,6 +59,21 @@ HTTP_POOL_SIZE = 32
 ROLE_DEFINITION = (
     "/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{role}"
 )
+
+
+def azure_date(headers: Mapping[str, str]) -> datetime | None:
+    """Azure's clock when it answered: the HTTP `Date` header (RFC 7231),
+    None when the answer has none or it cannot be read."""
+    date = headers.get("Date")
+    if not date:
+        return None
+    try:
+        moment = parsedate_to_datetime(date)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:  # "-0000": UTC, with no zone claimed
+        moment = moment.replace(tzinfo=UTC)
+    return moment
 
 
 def wire(model: Any) -> dict[str, Any]:
@@ -102,7 +118,6 @@ class Gateway:
         self._http: Any = None
         self._listeners: list[Callable[[Mapping[str, str]], None]] = []
         self.calls = 0
-        self.azure_time: datetime | None = None
 
     # ------------------------------------------------------------------
     # Clients
@@ -243,6 +258,13 @@ class Gateway:
         with self._lock:
             self._listeners.append(listener)
 
+    def remove_response_listener(
+        self, listener: Callable[[Mapping[str, str]], None]
+    ) -> None:
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
     def _on_response(self, response: Any) -> None:
         http = getattr(response, "http_response", None)
         headers = getattr(http, "headers", None)
@@ -255,16 +277,6 @@ class Gateway:
                 listener(headers)
             except Exception:  # noqa: BLE001 - a listener never breaks a call
                 log.debug("a response listener failed", exc_info=True)
-        date = headers.get("Date")
-        if not date:
-            return
-        try:
-            moment = parsedate_to_datetime(date)
-        except (TypeError, ValueError):
-            return
-        with self._lock:
-            if self.azure_time is None:
-                self.azure_time = moment
 
     # ------------------------------------------------------------------
     # The door

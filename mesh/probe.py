@@ -12,17 +12,24 @@ therefore two or three calls' latency, not the sum.
 Every read goes through a memo, so no resource is read twice in one probe.
 A read that fails becomes a `ReadError` in the part it belongs to: the probe
 itself does not fail.
+
+Azure's clock, not this machine's, is the time the assessment measures
+deadlines against: the probe keeps the `Date` header of every answer its own
+reads got and records their median as the Snapshot's `azure_time`. On the
+simulator that is the simulated clock, advanced or scaled; the median stays
+right when one front door's clock is off.
 """
 
 from __future__ import annotations
 
 import functools
+import statistics
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from threading import Lock
 from typing import Any, Generic, TypeVar
 
 from mesh.config import Mesh, Region
@@ -40,7 +47,7 @@ from mesh.facts import (
     role_assignment_from,
     security_rule_from,
 )
-from mesh.gateway import Gateway
+from mesh.gateway import Gateway, azure_date
 from mesh.keyuri import KeyUriError, parse_key_uri
 from mesh.snapshot import (
     Endpoint,
@@ -77,7 +84,7 @@ class _Reader:
 
     def __init__(self, pool: ThreadPoolExecutor) -> None:
         self._pool = pool
-        self._lock = Lock()
+        self._lock = threading.Lock()
         self._futures: dict[tuple[str, str], Future[Read[Any]]] = {}
 
     def submit(
@@ -114,6 +121,34 @@ def _guarded(operation: str, resource: str, fn: Callable[[], T]) -> Read[T]:
         )
 
 
+class _AzureClock:
+    """The `Date` of every answer to this probe's reads, and their median.
+
+    The gateway may be shared (a runbook and the console's refresh use one),
+    so only answers heard on this probe's own pool threads count."""
+
+    def __init__(self) -> None:
+        self._mine = threading.local()
+        self._lock = threading.Lock()
+        self._dates: list[datetime] = []
+
+    def join(self) -> None:
+        """Run on each pool thread as it starts."""
+        self._mine.probing = True
+
+    def hear(self, headers: Mapping[str, str]) -> None:
+        if not getattr(self._mine, "probing", False):
+            return
+        moment = azure_date(headers)
+        if moment is not None:
+            with self._lock:
+                self._dates.append(moment)
+
+    def reading(self) -> datetime | None:
+        with self._lock:
+            return statistics.median_low(self._dates) if self._dates else None
+
+
 def probe(
     gateway: Gateway,
     mesh_name: str,
@@ -124,14 +159,20 @@ def probe(
     taken_at = datetime.now(UTC)
     started = time.monotonic()
     calls_before = gateway.calls
-    gateway.azure_time = None
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe") as pool:
-        reader = _Reader(pool)
-        first = _first_wave(gateway, reader, mesh)
-        subnets = _SubnetReads(gateway, reader, first)
-        keys = _key_waves(gateway, reader, mesh, first)
-        snapshot = _assemble(mesh_name, mesh, first, keys, gateway)
-        snapshot = _with_subnet_prefixes(snapshot, subnets.results())
+    clock = _AzureClock()
+    gateway.add_response_listener(clock.hear)
+    try:
+        with ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="probe", initializer=clock.join
+        ) as pool:
+            reader = _Reader(pool)
+            first = _first_wave(gateway, reader, mesh)
+            subnets = _SubnetReads(gateway, reader, first)
+            keys = _key_waves(gateway, reader, mesh, first)
+            snapshot = _assemble(mesh_name, mesh, first, keys, gateway)
+            snapshot = _with_subnet_prefixes(snapshot, subnets.results())
+    finally:
+        gateway.remove_response_listener(clock.hear)
     return Snapshot(
         mesh=mesh_name,
         cloud=mesh.cloud,
@@ -143,7 +184,7 @@ def probe(
         endpoints=snapshot.endpoints,
         network_security_groups=snapshot.network_security_groups,
         failover_group=snapshot.failover_group,
-        azure_time=gateway.azure_time,
+        azure_time=clock.reading(),
         duration_seconds=time.monotonic() - started,
         calls=gateway.calls - calls_before,
     )
@@ -265,7 +306,7 @@ class _SubnetReads:
     address range decides which NSG rules apply to the instance)."""
 
     def __init__(self, gateway: Gateway, reader: _Reader, first: _FirstWave) -> None:
-        self._lock = Lock()
+        self._lock = threading.Lock()
         self._futures: dict[str, Future[Read[dict[str, Any]]]] = {}
         self._submitted: list[Future[Any]] = []
         for region, reads in first.regions.items():

@@ -7,7 +7,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from mesh.assessment import Assessment, KeyPath, Severity, Verdict
+from mesh.assessment import Assessment, Deadline, KeyPath, Severity, Verdict
 from mesh.snapshot import Snapshot
 
 EXIT_CODES = {Verdict.HEALTHY: 0, Verdict.DEGRADED: 1, Verdict.CRITICAL: 2}
@@ -37,6 +37,9 @@ def to_json(assessment: Assessment, snapshot: Snapshot | None = None) -> dict[st
     data: dict[str, Any] = {
         "mesh": assessment.mesh,
         "taken_at": assessment.taken_at.isoformat(),
+        # The clock the deadlines count down from: Azure's (the simulator's
+        # on the simulator), else this machine's at the probe.
+        "now": assessment.now.isoformat(),
         "verdict": assessment.verdict.value,
         "exit_code": EXIT_CODES[assessment.verdict],
         "paths": [
@@ -44,7 +47,13 @@ def to_json(assessment: Assessment, snapshot: Snapshot | None = None) -> dict[st
             for p in assessment.paths
         ],
         "findings": [_plain(dataclasses.asdict(f)) for f in assessment.findings],
-        "deadlines": [_plain(dataclasses.asdict(d)) for d in assessment.deadlines],
+        "deadlines": [
+            {
+                **_plain(dataclasses.asdict(d)),
+                "remaining_seconds": round(d.remaining_seconds(assessment.now)),
+            }
+            for d in assessment.deadlines
+        ],
     }
     if snapshot is not None:
         data["probe"] = {
@@ -55,6 +64,13 @@ def to_json(assessment: Assessment, snapshot: Snapshot | None = None) -> dict[st
             else None,
         }
     return data
+
+
+def _countdown(deadline: Deadline, now: datetime) -> str:
+    minutes = round(deadline.remaining_seconds(now) / 60)
+    if minutes > 0:
+        return f"in {minutes} min"
+    return "now" if minutes == 0 else f"{-minutes} min ago"
 
 
 def cell(path: KeyPath | None) -> str:
@@ -72,7 +88,7 @@ def cell(path: KeyPath | None) -> str:
 def to_text(assessment: Assessment, snapshot: Snapshot | None = None) -> str:
     lines = [
         f"mesh {assessment.mesh}: {assessment.verdict.value.upper()}"
-        f"  ({assessment.taken_at:%Y-%m-%d %H:%M:%SZ})",
+        f"  ({assessment.now:%Y-%m-%d %H:%M:%SZ})",
         "",
         "key paths (instance -> vault):",
     ]
@@ -91,7 +107,8 @@ def to_text(assessment: Assessment, snapshot: Snapshot | None = None) -> str:
         for deadline in assessment.deadlines:
             lines.append(
                 f"  {deadline.kind.value:<13} {deadline.resource}: "
-                f"{deadline.at:%H:%M:%SZ} ({deadline.basis})"
+                f"{deadline.at:%H:%M:%SZ}, {_countdown(deadline, assessment.now)} "
+                f"({deadline.basis})"
             )
     shown = [f for f in assessment.findings if f.severity is not Severity.INFO]
     notes = [f for f in assessment.findings if f.severity is Severity.INFO]

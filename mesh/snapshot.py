@@ -330,8 +330,8 @@ class Snapshot:
     endpoints: tuple[Endpoint, ...]
     network_security_groups: tuple[NetworkSecurityGroup, ...]
     failover_group: FailoverGroup | None
-    # Azure's clock (the Date header of the first answer), if it gave one;
-    # deadlines are computed on it.
+    # Azure's clock during the probe (the median `Date` of its answers), if
+    # Azure gave one: on the simulator, the simulated clock.
     azure_time: datetime | None = None
     duration_seconds: float = 0.0
     calls: int = 0
@@ -339,6 +339,8 @@ class Snapshot:
 
     @property
     def now(self) -> datetime:
+        """The time every deadline and expiry is measured against: Azure's,
+        or this machine's when no answer said."""
         return self.azure_time or self.taken_at
 
     def instance(self, name: str) -> Instance | None:
