@@ -17,6 +17,7 @@ Vault calls return `KeyVersion` facts.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -59,6 +60,25 @@ HTTP_POOL_SIZE = 32
 ROLE_DEFINITION = (
     "/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{role}"
 )
+
+
+HTTP_SETTINGS_VARIABLES = frozenset(
+    {
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+        "requests_ca_bundle",
+        "curl_ca_bundle",
+        "netrc",
+    }
+)
+
+
+def environment_has_http_settings() -> bool:
+    """Whether any variable requests reads per request (proxies, CA bundle,
+    netrc file) is set, in any case."""
+    return any(name.lower() in HTTP_SETTINGS_VARIABLES for name in os.environ)
 
 
 def azure_date(headers: Mapping[str, str]) -> datetime | None:
@@ -184,6 +204,11 @@ class Gateway:
                 )
                 session.mount("https://", adapter)
                 session.mount("http://", adapter)
+                # requests re-reads the environment on every request (proxy
+                # variables, CA bundle variables, ~/.netrc): ~0.3 ms of CPU a
+                # call. Read it once here; where none is set there is nothing
+                # to honour, so it need not be read again.
+                session.trust_env = environment_has_http_settings()
                 self._http = session
             return self._http
 

@@ -412,8 +412,13 @@ def _key_waves(
         name: (reads.keys, reads.protector) for name, reads in first.regions.items()
     }
     while pending:
-        waiting: list[Future[Any]] = [f for pair in pending.values() for f in pair]
-        wait(waiting, return_when=FIRST_COMPLETED)
+        # Only futures still running: a done one would end every wait at
+        # once, and the loop would spin, holding the GIL the reads need.
+        waiting: list[Future[Any]] = [
+            f for pair in pending.values() for f in pair if not f.done()
+        ]
+        if waiting:
+            wait(waiting, return_when=FIRST_COMPLETED)
         for region, pair in list(pending.items()):
             if not all(future.done() for future in pair):
                 continue

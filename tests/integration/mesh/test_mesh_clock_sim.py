@@ -120,3 +120,23 @@ def test_at_60x_the_probes_azure_time_runs_60_times_faster(
     slack = 60 * (first.duration_seconds + second.duration_seconds) + 2
     assert abs(simulated - 60 * real) <= slack
     assert simulated > 60  # more than the 1.5 s this machine saw
+
+
+def test_the_probe_waits_for_a_slow_read_without_spinning(
+    simulator: SimProcess, gateway: Gateway
+) -> None:
+    """While one instance's key list is in and its protector is not, the
+    probe sleeps on the protector: a busy loop would hold the GIL the
+    other reads need, and cost a core for as long as the slow read takes."""
+    name, mesh = load_config(simulator.config_path).mesh()
+    probe(gateway, name, mesh)  # tokens, challenges, connections
+    simulator.add_fault(
+        "latency", listener="arm", operation="GET encryptionProtector", delay_seconds=1
+    )
+
+    cpu_before = time.thread_time()
+    snapshot = probe(gateway, name, mesh)
+    cpu = time.thread_time() - cpu_before
+
+    assert snapshot.duration_seconds >= 1
+    assert cpu < 0.1

@@ -315,3 +315,20 @@ def test_text_and_json_show_the_matrix_and_the_fix() -> None:
     data = to_json(assessment, snapshot)
     assert data["verdict"] == "degraded" and data["exit_code"] == 1
     assert json.loads(json.dumps(data))["findings"][0]["fix"]
+
+
+def test_the_http_session_honours_proxy_settings_only_when_there_are_some(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mesh.gateway import Gateway
+
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NETRC"):
+        monkeypatch.delenv(name, raising=False)
+    endpoints = for_cloud("AzureCloud", "tenant", "subscription")
+    assert Gateway(endpoints)._session().trust_env is False
+
+    monkeypatch.setenv("https_proxy", "http://proxy.example:3128")
+    assert Gateway(endpoints)._session().trust_env is True
