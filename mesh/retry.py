@@ -98,7 +98,10 @@ def reason_of(error: BaseException) -> str:
     if status is not None:
         code = getattr(getattr(error, "error", None), "code", None)
         return f"HTTP {status}" + (f" {code}" if code else "")
-    return f"{type(error).__name__}: {str(error).splitlines()[0][:120]}"
+    lines = str(error).splitlines()
+    if not lines:  # KeyboardInterrupt, a bare TimeoutError ...
+        return type(error).__name__
+    return f"{type(error).__name__}: {lines[0][:120]}"
 
 
 def call_with_retries(
