@@ -450,7 +450,8 @@ class Engine:
             events.StepChanged(ctx.run_id, step.id, step.title, StepState.RUNNING)
         )
         if step.mutates and step.is_done(ctx):
-            self._skip(ctx, journal, step, "already in place")
+            why = "nothing to undo" if restoring else "already in place"
+            self._skip(ctx, journal, step, why)
             journal.append("checkpoint", step=step.id, values={})
             return
         if step.mutates and not restoring:

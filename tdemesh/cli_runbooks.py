@@ -54,7 +54,9 @@ def _confirmer(yes: bool, names: tuple[str, ...], reason: str) -> Confirmer:
     if not sys.stdin.isatty():
         return unattended
     terminal = TerminalConfirmer(
-        ask=lambda text: click.prompt(text, default="", show_default=False),
+        ask=lambda text: click.prompt(
+            text, default="", show_default=False, prompt_suffix=""
+        ),
         say=click.echo,
     )
     return ChainConfirmer(unattended, terminal)
