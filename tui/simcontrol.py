@@ -63,6 +63,8 @@ class SimControl:
         return self._client
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        import httpx  # already loaded by _http(); the name is needed here too
+
         try:
             response = self._http().request(
                 method, f"{self.admin_url}/{path}", json=body
