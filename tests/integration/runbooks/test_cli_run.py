@@ -91,3 +91,54 @@ def test_a_refusal_is_explained_without_a_traceback(
     assert code == 1
     assert "Old versions are never disabled or deleted" in out
     assert "Traceback" not in out
+
+
+def test_at_a_terminal_the_operator_types_the_name_and_a_reason(
+    simulator: SimProcess, dirs: StateDirs
+) -> None:
+    """The drill asks at a real terminal (a pty) and records the answers."""
+    import os
+    import pty
+    import select
+    import sys
+    import time
+
+    answers = {
+        b"go ahead: ": b"nsg-sqlmi-eastus2\n",
+        b"(recorded in the journal): ": b"quarterly drill\n",
+    }
+    argv = [
+        sys.executable, "-m", "tdemesh", "run", "vault-loss",
+        "--config", str(simulator.config_path), "--data-dir", str(dirs.root),
+    ]  # fmt: skip
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the command, at a terminal
+        os.execv(sys.executable, argv)
+    seen, answered = b"", 0
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and b"Report:" not in seen:
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if not ready:
+                continue
+            try:
+                seen += os.read(fd, 4096)
+            except OSError:
+                break
+            for prompt, answer in answers.items():
+                if seen.endswith(prompt):
+                    os.write(fd, answer)
+                    answered += 1
+    finally:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        os.close(fd)
+
+    text = seen.decode(errors="replace")
+    assert answered == 2, text[-2000:]
+    assert "Run succeeded" in text, text[-2000:]
+    (journal,) = dirs.journal.glob("*.jsonl")
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    (confirmation,) = [r for r in records if r["type"] == "confirmation"]
+    assert confirmation["typed"] == "nsg-sqlmi-eastus2"
+    assert confirmation["reason"] == "quarterly drill"
