@@ -83,10 +83,13 @@ class RegisteredKey:
 class _RetryRelay:
     """The Gateway's retry observer: passes each retry to the running step."""
 
-    def __init__(self, estate: Estate) -> None:
+    def __init__(self, estate: Estate, previous: Any) -> None:
         self._estate = estate
+        self._previous = previous  # whoever watched the Gateway before
 
     def retrying(self, event: RetryEvent) -> None:
+        if self._previous is not None:
+            self._previous.retrying(event)
         ctx = self._estate.current
         if ctx is not None:
             ctx.retried(
@@ -117,7 +120,7 @@ class Estate:
         self._admin = admin
         self.current: RunContext | None = None
         self._request_ids = threading.local()
-        gateway.observer = _RetryRelay(self)
+        gateway.observer = _RetryRelay(self, gateway.observer)
         _hook_request_ids(gateway, self._request_ids)
 
     def snapshot(self) -> Snapshot:
@@ -175,8 +178,6 @@ class Estate:
     def _call(
         self, ctx: RunContext, operation: str, resource: str, fn: Callable[[], T]
     ) -> T:
-        self.current = ctx
-
         def traced() -> T:
             self._request_ids.last = None
             try:
@@ -184,7 +185,13 @@ class Estate:
             finally:
                 ctx.request_id(getattr(self._request_ids, "last", None))
 
-        return ctx.call(operation, resource, traced)
+        # Retries reach the run only while one of its calls is under way, so
+        # a viewer's probe on the same Gateway later is not counted in it.
+        outer, self.current = self.current, ctx
+        try:
+            return ctx.call(operation, resource, traced)
+        finally:
+            self.current = outer
 
     # -- looking -----------------------------------------------------------
 
