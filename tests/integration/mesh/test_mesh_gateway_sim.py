@@ -127,3 +127,40 @@ def test_the_protector_unwraps_and_revalidates(gateway: Gateway) -> None:
     gateway.unwrap_check(kid)
     gateway.revalidate_protector(E_RG, E_MI)
     assert gateway.update_vault(E_RG, E_KV, {"enablePurgeProtection": True})
+
+
+def test_arm_reads_return_what_the_sdk_models_hold_as_azure_sent_it(
+    gateway: Gateway, sdk: Sdk
+) -> None:
+    from mesh.errors import NotFound
+    from mesh.gateway import wire
+
+    rg, mi, nsg, pe = (
+        "rg-tde-eastus2",
+        "sqlmi-tde-eastus2",
+        "nsg-sqlmi-eastus2",
+        "pe-sqlmi-eastus2-kv-tde-centralus",
+    )
+    sql, network = sdk.sql(), sdk.network()
+    instance = gateway.get_instance(rg, mi)
+    pairs = [
+        (instance, sql.managed_instances.get(rg, mi)),
+        (
+            gateway.get_protector(rg, mi),
+            sql.managed_instance_encryption_protectors.get(rg, mi, "current"),
+        ),
+        (
+            gateway.get_failover_group(rg, "eastus2", "fog-tde"),
+            sql.instance_failover_groups.get(rg, "eastus2", "fog-tde"),
+        ),
+        (
+            gateway.get_network_security_group(rg, nsg),
+            network.network_security_groups.get(rg, nsg),
+        ),
+        (gateway.get_private_endpoint(rg, pe), network.private_endpoints.get(rg, pe)),
+    ]
+    for ours, model in pairs:
+        assert ours == wire(model)
+    assert instance["properties"]["subnetId"]
+    with pytest.raises(NotFound):
+        gateway.get_private_endpoint(rg, "pe-that-does-not-exist")
