@@ -29,18 +29,6 @@ def short_thumbprint(thumbprint: str | None) -> str:
     return f"{thumbprint[:6]}…{thumbprint[-4:]}"
 
 
-def key_label(uri: str | None, vault_name: str | None = None) -> str:
-    """`vault/key@version8` for a key id; the raw text if it is not one."""
-    if not uri:
-        return "?"
-    try:
-        parsed = parse_key_uri(uri)
-    except KeyUriError:
-        return uri
-    vault = vault_name or parsed.host.split(".")[0]
-    return f"{vault}/{parsed.name}@{short_version(parsed.version)}"
-
-
 def key_in_vault(uri: str | None) -> str:
     """`key@version8` for a key id, when the vault is said elsewhere."""
     if not uri:
