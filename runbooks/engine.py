@@ -371,11 +371,13 @@ class Engine:
             outcome, message, fix = "failed", _for_people(error), _fix_of(error)
             if not fix:
                 ctx.log(f"{message}\n{traceback.format_exc(limit=3)}", "error")
-        restore_outcome = self._restore(runbook, ctx, journal, interrupted)
+        restore_outcome, stopped = self._restore(runbook, ctx, journal, interrupted)
         if restore_outcome and outcome == "succeeded":
             outcome, message = "failed", restore_outcome
         elif restore_outcome:
             message = f"{message}; {restore_outcome}"
+        if stopped:  # Ctrl-C during the restore: resumable, like any other
+            outcome = "interrupted"
         self._record_estate(runbook, ctx, journal, "after")
         journal.append("run_finished", outcome=outcome, message=message)
         reports = write_reports(self.dirs, ctx.run_id)
@@ -397,7 +399,9 @@ class Engine:
         ctx.step_id = ""
         try:
             state = dict(runbook.describe_estate(ctx))
-        except Exception as error:  # a failed look must not stop a restore
+        except (Exception, KeyboardInterrupt) as error:
+            # A failed or interrupted look must stop neither a restore nor
+            # the journal's last record.
             state = {"unavailable": _short_error(error)}
         journal.append("estate", when=when, state=state)
 
@@ -407,32 +411,39 @@ class Engine:
         ctx: RunContext,
         journal: Journal,
         interrupted: BaseException | None,
-    ) -> str:
+    ) -> tuple[str, bool]:
         """Undo what the run changed; every restore step is tried, even when
-        one fails, and a Ctrl-C during the restore is honoured afterwards.
+        one fails. A Ctrl-C before the restore does not stop it (it runs
+        once); a Ctrl-C during it stops it, and the run is then interrupted
+        and resumable (the next start restores it first).
         Restore steps ask no confirmation: consent to the drill was consent
-        to putting the estate back, and a "no" must not leave a path cut."""
+        to putting the estate back, and a "no" must not leave a path cut.
+        Returns what went wrong, if anything, and whether a Ctrl-C stopped it."""
         try:
             steps = list(runbook.restore_steps(ctx))
+        except KeyboardInterrupt:
+            return "restore interrupted before it began", True
         except Exception as error:
-            return f"restore not possible: {_short_error(error)}"
+            return f"restore not possible: {_short_error(error)}", False
         if not steps:
-            return ""
+            return "", False
         failures: list[str] = []
+        stopped = False
         for step in steps:
             try:
                 self._run_step(ctx, journal, step, frozenset(), restoring=True)
             except KeyboardInterrupt:
                 failures.append(f"{step.title}: interrupted")
+                stopped = True
                 break
             except Exception as error:
                 failures.append(f"{step.title}: {_short_error(error)}")
         if failures:
-            return "restore incomplete (" + "; ".join(failures) + ")"
+            return "restore incomplete (" + "; ".join(failures) + ")", stopped
         journal.append("restore_finished")
         if interrupted is not None:
             ctx.log("restored after the interruption")
-        return ""
+        return "", False
 
     def _run_step(
         self,
@@ -495,14 +506,12 @@ class Engine:
         error: BaseException,
         started: float,
     ) -> None:
-        if isinstance(error, KeyboardInterrupt):
-            detail = "interrupted"
-        else:
-            detail = _for_people(error)
+        stopped = isinstance(error, KeyboardInterrupt)
+        detail = "interrupted by the operator" if stopped else _for_people(error)
         journal.append(
             "step_result",
             step=step.id,
-            state="failed",
+            state="interrupted" if stopped else "failed",
             detail=detail,
             duration_seconds=round(time.monotonic() - started, 3),
         )

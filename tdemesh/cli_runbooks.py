@@ -53,13 +53,19 @@ def _confirmer(yes: bool, names: tuple[str, ...], reason: str) -> Confirmer:
     unattended = UnattendedConfirmer(yes, names, reason)
     if not sys.stdin.isatty():
         return unattended
-    terminal = TerminalConfirmer(
-        ask=lambda text: click.prompt(
-            text, default="", show_default=False, prompt_suffix=""
-        ),
-        say=click.echo,
-    )
+    terminal = TerminalConfirmer(ask=_ask, say=click.echo)
     return ChainConfirmer(unattended, terminal)
+
+
+def _ask(text: str) -> str:
+    """One answer at the prompt. Ctrl-C (or the end of input) there stops the
+    run as Ctrl-C anywhere else does; click would turn it into an Abort,
+    which the engine could only call an unexpected error."""
+    try:
+        answer = click.prompt(text, default="", show_default=False, prompt_suffix="")
+    except click.exceptions.Abort:
+        raise KeyboardInterrupt from None
+    return str(answer)
 
 
 def _print(event: object) -> None:
@@ -273,7 +279,10 @@ def _drive(
     if result.reports:
         click.echo(f"Journal: {result.journal}\nReport: {result.reports[0]}")
     if result.outcome == "interrupted":
-        click.echo(f"Resume with: tdemesh run {module.name} --resume {result.run_id}")
+        click.echo(
+            f"Interrupted; resume with: tdemesh run {module.name} --resume "
+            f"{result.run_id}"
+        )
         return EXIT_INTERRUPTED
     if not result.ok:
         if result.outcome == "failed":

@@ -1,0 +1,74 @@
+"""Ctrl-C at `tdemesh run`, as an operator presses it: the run stops, is
+marked interrupted, a drill is put back, and the command says how to resume."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from azuresim.process import SimProcess
+from runbooks.journal import read
+from runbooks.paths import StateDirs
+
+
+def _wait_for(dirs: StateDirs, step_prefix: str, child: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert child.poll() is None, "the run ended before Ctrl-C"
+        for path in dirs.journal.glob("*.jsonl"):
+            try:
+                records = read(path)
+            except Exception:  # a line half written
+                continue
+            if any(
+                r["type"] == "step_started" and r["step"].startswith(step_prefix)
+                for r in records
+            ):
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"no step {step_prefix}* started")
+
+
+def test_ctrl_c_during_an_azure_call_interrupts_restores_and_says_how_to_resume(
+    simulator: SimProcess, dirs: StateDirs
+) -> None:
+    # The cut's call hangs long enough for the operator to press Ctrl-C.
+    simulator.add_fault(
+        "latency", listener="arm", operation="GET securityRules", delay_seconds=8,
+        remaining=3,
+    )  # fmt: skip
+    child = subprocess.Popen(
+        [
+            sys.executable, "-m", "tdemesh", "run", "vault-loss", "--yes",
+            "--confirm", "nsg-sqlmi-eastus2", "--config",
+            str(simulator.config_path), "--data-dir", str(dirs.root),
+        ],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    _wait_for(dirs, "cut-", child)
+    time.sleep(1.0)
+    child.send_signal(signal.SIGINT)
+    out, _ = child.communicate(timeout=180)
+
+    assert child.returncode == 130, out[-3000:]
+    assert "unexpected error" not in out and "Traceback" not in out
+    (journal,) = dirs.journal.glob("*.jsonl")
+    assert f"resume with: tdemesh run vault-loss --resume {journal.stem}" in out
+    records = read(Path(journal))
+    cut = [
+        r
+        for r in records
+        if r["type"] == "step_result" and r["step"].startswith("cut-")
+    ]
+    assert cut and cut[0]["state"] == "interrupted", out[-3000:]
+    restored = [
+        r
+        for r in records
+        if r["type"] == "step_result" and r["step"].startswith("uncut-")
+    ]
+    assert restored, out[-3000:]  # the restore ran once
+    assert records[-1]["type"] == "run_finished"
+    assert records[-1]["outcome"] == "interrupted"
