@@ -69,7 +69,7 @@ def require_healthy(ctx: RunContext, why: str, ignore: Iterable[str] = ()) -> No
         )
 
 
-def verify_healthy(ctx: RunContext) -> Assessment:
+def verify_healthy(ctx: RunContext) -> None:
     """After a runbook: the assessment must say healthy."""
     _, assessment = estate_of(ctx).look(ctx)
     if assessment.verdict is not Verdict.HEALTHY:
@@ -84,7 +84,6 @@ def verify_healthy(ctx: RunContext) -> Assessment:
             "Read `tdemesh check`; resume this run once the cause is fixed.",
         )
     ctx.log("the assessment says healthy")
-    return assessment
 
 
 def describe(ctx: RunContext) -> Mapping[str, Any]:

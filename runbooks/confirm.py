@@ -10,8 +10,8 @@ was given on the command line.
 from __future__ import annotations
 
 import getpass
-from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -27,6 +27,8 @@ class ConfirmationRequest:
     operation: str
     target: str
     name_to_type: str
+    # The call's arguments as they will be sent (the address a rule denies).
+    arguments: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,9 @@ class Confirmation:
     how: str = "prompt"
 
 
-def request_for(step: Step) -> ConfirmationRequest:
+def request_for(
+    step: Step, arguments: Mapping[str, object] | None = None
+) -> ConfirmationRequest:
     return ConfirmationRequest(
         step_id=step.id,
         title=step.title,
@@ -50,6 +54,7 @@ def request_for(step: Step) -> ConfirmationRequest:
         operation=step.operation,
         target=step.target,
         name_to_type=step.name_to_type,
+        arguments=dict(arguments or {}),
     )
 
 
@@ -62,6 +67,11 @@ def operator_name() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+# How many times an operator may mistype the resource name before the
+# step counts as declined.
+NAME_ATTEMPTS = 3
 
 
 class Confirmer(Protocol):
@@ -86,6 +96,8 @@ class TerminalConfirmer:
     def confirm(self, request: ConfirmationRequest) -> Confirmation:
         self._say(f"\n{request.title}\n  why: {request.why}")
         self._say(f"  call: {request.operation} on {request.target}")
+        for name, value in request.arguments.items():
+            self._say(f"    {name} = {value}")
         if request.danger is Danger.IRREVERSIBLE:
             return self._confirm_irreversible(request)
         answer = self._ask("Go ahead? [y/N] ").strip().lower()
@@ -94,8 +106,19 @@ class TerminalConfirmer:
 
     def _confirm_irreversible(self, request: ConfirmationRequest) -> Confirmation:
         self._say("  This step is irreversible or disruptive.")
-        typed = self._ask(f"Type the name {request.name_to_type!r} to go ahead: ")
-        if typed.strip() != request.name_to_type:
+        typed = ""
+        for attempt in range(1, NAME_ATTEMPTS + 1):
+            typed = self._ask(f"Type the name {request.name_to_type!r} to go ahead: ")
+            if typed.strip() == request.name_to_type:
+                break
+            if not typed.strip():  # an empty answer is a no
+                return Confirmation(False, self._operator, now_text(), typed=typed)
+            if attempt < NAME_ATTEMPTS:
+                self._say(
+                    f"  {typed.strip()!r} is not {request.name_to_type!r}; "
+                    f"{NAME_ATTEMPTS - attempt} more tries (Enter to decline)."
+                )
+        else:
             return Confirmation(False, self._operator, now_text(), typed=typed)
         reason = self._ask("Reason (recorded in the journal): ").strip()
         return Confirmation(

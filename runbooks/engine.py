@@ -214,7 +214,7 @@ def _for_people(error: BaseException) -> str:
 @dataclass(frozen=True)
 class RunResult:
     run_id: str
-    outcome: str  # succeeded | failed | interrupted | refused | planned
+    outcome: str  # succeeded | failed | interrupted | refused | declined | planned
     message: str = ""
     fix: str = ""
     journal: str = ""
@@ -362,6 +362,8 @@ class Engine:
                     self._run_step(ctx, journal, step, checkpointed)
         except Refused as error:
             outcome, message, fix = "refused", error.for_people(), error.fix
+        except NotConfirmed as error:
+            outcome, message, fix = "declined", error.for_people(), error.fix
         except RunbookError as error:
             outcome, message, fix = "failed", error.for_people(), error.fix
         except KeyboardInterrupt as error:
@@ -522,7 +524,8 @@ class Engine:
         )
 
     def _confirm(self, ctx: RunContext, journal: Journal, step: Step) -> None:
-        request = request_for(step)
+        unknown: Mapping[str, object] = {}
+        request = request_for(step, _safely(step.arguments, ctx, unknown))
         self.emit(
             events.ConfirmationAsked(
                 ctx.run_id, step.id, step.danger, request.name_to_type
@@ -548,8 +551,8 @@ class Engine:
                 else "answer yes, or pass --yes"
             )
             raise NotConfirmed(
-                "Not confirmed",
-                f"the step {step.title!r} on {step.target} was not confirmed; "
+                "Declined",
+                f"the step {step.title!r} on {step.target} was declined; "
                 "nothing was changed by it",
                 f"To go ahead, {needed}; then resume the run.",
             )

@@ -96,7 +96,7 @@ class LogLine:
 @dataclass(frozen=True)
 class RunFinished:
     run_id: str
-    outcome: str  # succeeded | failed | interrupted | refused
+    outcome: str  # succeeded | failed | interrupted | refused | declined
     message: str = ""
     report_paths: tuple[str, ...] = field(default_factory=tuple)
 

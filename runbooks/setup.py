@@ -274,5 +274,5 @@ def _verify_step() -> Step:
         danger=Danger.READ,
         operation="mesh.probe + mesh.assess",
         target="the mesh",
-        action=lambda c: verify_healthy(c) and None,
+        action=verify_healthy,
     )

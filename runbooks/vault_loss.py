@@ -102,7 +102,7 @@ def restore_steps(ctx: RunContext) -> Sequence[Step]:
             danger=Danger.READ,
             operation="mesh.probe + mesh.assess",
             target="the mesh",
-            action=lambda c: verify_healthy(c) and None,
+            action=verify_healthy,
         ),
     ]
     return found
@@ -216,12 +216,22 @@ def _cut_step(ctx: RunContext, path: tuple[str, str]) -> Step:
                 "direction": "Outbound",
                 "access": "Deny",
                 "priority": RULE_PRIORITY,
-                "destination": f"{c.values.get(f'ip:{region}:{vault}', '?')}/32",
+                "destination": _destination(c, region, vault),
                 "port": 443,
             }
         ),
         confirm_name=confirm,
     )
+
+
+def _destination(ctx: RunContext, region: str, vault: str) -> str:
+    """The address the rule denies; the preflight reads it from the private
+    endpoint, so a plan made before it names the endpoint instead."""
+    ip = ctx.values.get(f"ip:{region}:{vault}")
+    if ip:
+        return f"{ip}/32"
+    instance = estate_of(ctx).instance(region)
+    return f"(the address of {instance}'s private endpoint to {vault}, read first)"
 
 
 def _watch_fallback_step(ctx: RunContext, path: tuple[str, str]) -> Step:
