@@ -30,6 +30,7 @@ from runbooks.paths import DATA_DIR_ENV, StateDirs, state_dirs
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_DECLINED = 3
 EXIT_INTERRUPTED = 130
 
 
@@ -185,7 +186,9 @@ def run(
                       second=no|yes, hold_seconds, extend=no|yes
       failover-drill  (none)
 
+    \b
     Exit status: 0 done, 1 failed or refused, 2 usage or config error,
+    3 declined at a confirmation (nothing more was changed),
     130 interrupted (resume with --resume RUN_ID).
     """
     from runbooks import registry
@@ -284,6 +287,12 @@ def _drive(
             f"{result.run_id}"
         )
         return EXIT_INTERRUPTED
+    if result.outcome == "declined":
+        click.echo(
+            f"Declined: nothing more was changed. {result.fix}\n"
+            f"  tdemesh run {module.name} --resume {result.run_id}"
+        )
+        return EXIT_DECLINED
     if not result.ok:
         if result.outcome == "failed":
             click.echo(

@@ -73,7 +73,7 @@ def test_an_unconfirmed_cut_changes_nothing(
 
     result = runner(vault_loss, estate)  # --yes, but no --confirm NSG
 
-    assert result.outcome == "failed"
+    assert result.outcome == "declined"
     assert f"--confirm {NSG}" in result.fix
     assert drill_rules(simulator) == []
     assert assessment_of(estate).verdict is Verdict.HEALTHY

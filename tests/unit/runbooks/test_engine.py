@@ -135,7 +135,7 @@ def test_a_declined_change_stops_the_run_before_it_acts(dirs: StateDirs) -> None
     estate = Estate()
     result = engine(dirs, yes=False).run(Book([setter("a")]), estate, "sim")
 
-    assert result.outcome == "failed"
+    assert result.outcome == "declined"
     assert "--yes" in result.fix
     assert estate.actions == []
 
@@ -146,7 +146,7 @@ def test_an_irreversible_step_unattended_needs_its_name_on_the_command_line(
     step = setter("purge", danger=Danger.IRREVERSIBLE)
     estate = Estate()
     refused = engine(dirs).run(Book([step]), estate, "sim")
-    assert refused.outcome == "failed" and "--confirm purge" in refused.fix
+    assert refused.outcome == "declined" and "--confirm purge" in refused.fix
     assert estate.actions == []
 
     named = engine(dirs, names=["purge"], reason="drill").run(
@@ -165,7 +165,7 @@ def test_the_terminal_asks_for_the_name_and_a_reason_when_irreversible() -> None
     request = ConfirmationRequest(
         "s", "Fail over", "drill", Danger.IRREVERSIBLE, "op", "/x/fog-tde", "fog-tde"
     )
-    wrong = iter(["fog"])
+    wrong = iter(["fog", "fog-td", "fog-tdee"])  # three tries, all wrong
     said: list[str] = []
     answer = TerminalConfirmer(lambda _: next(wrong), said.append, "bob").confirm(
         request

@@ -1,0 +1,36 @@
+"""Declining the vault-loss drill at the terminal: the operator sees the
+address about to be denied, may mistype the name and try again, and a
+decline is recorded as one."""
+
+from __future__ import annotations
+
+import re
+
+from azuresim.process import SimProcess
+from runbooks import vault_loss
+from runbooks.confirm import TerminalConfirmer
+from runbooks.engine import Engine
+from runbooks.paths import StateDirs
+from tests.integration.runbooks.runbook_helpers import estate_of
+
+NSG = "nsg-sqlmi-eastus2"
+
+
+def test_the_cut_shows_the_address_denied_and_a_wrong_name_declines_after_3_tries(
+    simulator: SimProcess, dirs: StateDirs
+) -> None:
+    answers = iter(["nsg-sqlmi", "nsg-sqlmi-eastus", "nsg-sqlmi-centralus"])
+    said: list[str] = []
+    confirmer = TerminalConfirmer(lambda _: next(answers), said.append, "tester")
+    estate = estate_of(simulator)
+    engine = Engine(dirs, confirmer, operator="tester")
+
+    plan = engine.plan(vault_loss, estate, estate.name).render()
+    result = engine.run(vault_loss, estate, estate.name)
+
+    assert "?/32" not in plan
+    assert "private endpoint to kv-tde-eastus2" in plan
+    assert any(re.fullmatch(r" +destination = \d+\.\d+\.\d+\.\d+/32", s) for s in said)
+    assert sum("is not 'nsg-sqlmi-eastus2'" in s for s in said) == 2
+    assert result.outcome == "declined", result.message
+    assert result.message.startswith("Declined")
