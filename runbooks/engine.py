@@ -463,7 +463,9 @@ class Engine:
             events.StepChanged(ctx.run_id, step.id, step.title, StepState.RUNNING)
         )
         if step.mutates and step.is_done(ctx):
-            why = "nothing to undo" if restoring else "already in place"
+            why = step.done_detail or (
+                "nothing to undo" if restoring else "already in place"
+            )
             self._skip(ctx, journal, step, why)
             journal.append("checkpoint", step=step.id, values={})
             return

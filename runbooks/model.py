@@ -69,6 +69,8 @@ class Step:
     verify: Callable[[RunContext], None] = _nothing
     arguments: Callable[[RunContext], Mapping[str, object]] = _no_arguments
     confirm_name: str | None = None
+    # What a skip says when `is_done` is true ("not present" for a removal).
+    done_detail: str = ""
 
     @property
     def mutates(self) -> bool:

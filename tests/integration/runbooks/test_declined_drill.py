@@ -5,11 +5,14 @@ decline is recorded as one."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
+from pathlib import Path
 
 from azuresim.process import SimProcess
 from runbooks import vault_loss
 from runbooks.confirm import TerminalConfirmer
 from runbooks.engine import Engine
+from runbooks.journal import read
 from runbooks.paths import StateDirs
 from tests.integration.runbooks.runbook_helpers import estate_of
 
@@ -34,3 +37,31 @@ def test_the_cut_shows_the_address_denied_and_a_wrong_name_declines_after_3_trie
     assert sum("is not 'nsg-sqlmi-eastus2'" in s for s in said) == 2
     assert result.outcome == "declined", result.message
     assert result.message.startswith("Declined")
+
+
+def test_a_declined_cut_waits_for_nothing_and_removes_nothing(
+    simulator: SimProcess, dirs: StateDirs
+) -> None:
+    confirmer = TerminalConfirmer(lambda _: "", lambda _: None, "tester")
+    estate = estate_of(simulator)
+    before = simulator.clock()
+
+    result = Engine(dirs, confirmer, operator="tester").run(
+        vault_loss, estate, estate.name
+    )
+
+    assert result.outcome == "declined", result.message
+    skipped = {
+        r["step"]: r.get("detail", "")
+        for r in read(Path(result.journal))
+        if r["type"] == "step_result" and r["state"] == "skipped"
+    }
+    assert skipped["recover"] == "no path was cut: nothing to wait for"
+    removals = [d for s, d in skipped.items() if s.startswith("uncut-")]
+    assert removals and set(removals) == {"not present"}
+    waited = _seconds(simulator.clock()) - _seconds(before)
+    assert waited < 300  # no 660 s key-check wait on the simulated clock
+
+
+def _seconds(clock: dict[str, object]) -> float:
+    return datetime.fromisoformat(str(clock["now"])).timestamp()
