@@ -221,9 +221,15 @@ def vault_resource_id(subscription: str, rg: str, vault: str) -> str:
 
 
 def _first_wave(gateway: Gateway, reader: _Reader, mesh: Mesh) -> _FirstWave:
-    # The reads the key waves wait on go first.
+    # The reads others wait on go first: the key waves wait on each
+    # instance's keys and protector, the subnet read on the instance.
     for region in mesh.regions.values():
         rg, mi = region.resource_group, region.instance
+        reader.submit(
+            "sql.managed_instances.get",
+            f"{rg}/{mi}",
+            _bind(gateway.get_instance, rg, mi),
+        )
         reader.submit(
             "sql.instance_keys.list",
             f"{rg}/{mi}",
