@@ -34,6 +34,7 @@ from runbooks.errors import (
 )
 from runbooks.journal import Journal, read
 from runbooks.model import Action, Plan, Step, StepState
+from runbooks.parameters import check as check_parameters
 from runbooks.paths import StateDirs, new_run_id
 from runbooks.report import write_reports
 
@@ -271,6 +272,7 @@ class Engine:
     ) -> Plan:
         """The ordered actions, with what is already done marked; changes
         nothing and writes no journal."""
+        check_parameters(runbook.name, parameters or {})
         ctx = RunContext("plan", mesh, estate, parameters or {}, self.emit)
         return self._plan(runbook, ctx, frozenset())
 
@@ -296,6 +298,7 @@ class Engine:
         parameters: Mapping[str, str] | None = None,
         run_id: str | None = None,
     ) -> RunResult:
+        check_parameters(runbook.name, parameters or {})  # before any journal
         run_id = run_id or new_run_id(runbook.name)
         journal = Journal(self.dirs.ensure().journal_file(run_id), run_id)
         journal.append(

@@ -50,6 +50,25 @@ def _parameters(values: tuple[str, ...]) -> dict[str, str]:
     return found
 
 
+def _check_parameters(
+    runbook: str, parameters: dict[str, str], resume: str | None
+) -> None:
+    """Bad names and values are usage errors, found before anything runs."""
+    from runbooks.parameters import BadParameters, check
+
+    if resume and parameters:
+        raise click.UsageError(
+            f"-p cannot be combined with --resume: run {resume} goes on with "
+            "the parameters it started with (its journal records them, and "
+            "its finished steps used them). To run with other parameters, "
+            f"start a new run: tdemesh run {runbook} -p NAME=VALUE ..."
+        )
+    try:
+        check(runbook, parameters)
+    except BadParameters as error:
+        raise click.UsageError(f"{error.message}\n{error.fix}") from None
+
+
 def _confirmer(yes: bool, names: tuple[str, ...], reason: str) -> Confirmer:
     unattended = UnattendedConfirmer(yes, names, reason)
     if not sys.stdin.isatty():
@@ -198,6 +217,7 @@ def run(
     except KeyError as error:
         raise click.UsageError(str(error.args[0])) from None
     parameters = _parameters(params)
+    _check_parameters(module.name, parameters, resume)
     dirs = state_dirs(data_dir).ensure()
     try:
         code = _drive(
