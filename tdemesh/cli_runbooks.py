@@ -69,6 +69,28 @@ def _check_parameters(
         raise click.UsageError(f"{error.message}\n{error.fix}") from None
 
 
+def _check_resume(dirs: StateDirs, runbook: str, resume: str) -> None:
+    """A run id that is not there, or is another runbook's, is a usage error
+    (before a simulator starts or anything is restored)."""
+    from runbooks.engine import load_run
+    from runbooks.errors import JournalError
+
+    if not dirs.journal_file(resume).is_file():
+        raise click.UsageError(
+            f"no run {resume} in {dirs.journal}; `tdemesh journal list` shows "
+            "the runs there (pass the same --data-dir as the run)"
+        )
+    try:
+        started = load_run(dirs, resume).runbook
+    except JournalError:
+        return  # the engine says what is wrong with the journal
+    if started != runbook:
+        raise click.UsageError(
+            f"run {resume} is a {started} run, not {runbook}; resume it with: "
+            f"tdemesh run {started} --resume {resume}"
+        )
+
+
 def _confirmer(yes: bool, names: tuple[str, ...], reason: str) -> Confirmer:
     unattended = UnattendedConfirmer(yes, names, reason)
     if not sys.stdin.isatty():
@@ -219,6 +241,8 @@ def run(
     parameters = _parameters(params)
     _check_parameters(module.name, parameters, resume)
     dirs = state_dirs(data_dir).ensure()
+    if resume:
+        _check_resume(dirs, module.name, resume)
     try:
         code = _drive(
             module,
