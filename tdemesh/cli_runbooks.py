@@ -69,6 +69,26 @@ def _check_parameters(
         raise click.UsageError(f"{error.message}\n{error.fix}") from None
 
 
+def _usable(dirs: StateDirs) -> StateDirs:
+    """The data directory, made; one line and exit 2 when it cannot be."""
+    try:
+        return dirs.ensure()
+    except OSError as error:
+        where = error.filename or dirs.root
+        if isinstance(error, FileExistsError | NotADirectoryError):
+            why = f"{where} exists and is not a directory"
+        elif isinstance(error, PermissionError):
+            why = f"no permission to create or write {where}"
+        else:
+            why = f"{where}: {error.strerror or error}"
+        click.echo(
+            f"ERROR: cannot use the data directory {dirs.root}: {why}. Choose a "
+            f"writable directory with --data-dir or ${DATA_DIR_ENV}.",
+            err=True,
+        )
+        sys.exit(EXIT_USAGE)
+
+
 def _check_resume(dirs: StateDirs, runbook: str, resume: str) -> None:
     """A run id that is not there, or is another runbook's, is a usage error
     (before a simulator starts or anything is restored)."""
@@ -240,7 +260,7 @@ def run(
         raise click.UsageError(str(error.args[0])) from None
     parameters = _parameters(params)
     _check_parameters(module.name, parameters, resume)
-    dirs = state_dirs(data_dir).ensure()
+    dirs = _usable(state_dirs(data_dir))
     if resume:
         _check_resume(dirs, module.name, resume)
     try:
