@@ -134,16 +134,28 @@ def check_chain(records: list[dict[str, Any]]) -> list[str]:
     """What is wrong with a chain of records, or nothing."""
     problems: list[str] = []
     prev = GENESIS
+    expected = 0  # the next sequence number
     for index, record in enumerate(records):
         where = f"record {index + 1}"
-        if record.get("seq") != index:
-            problems.append(f"{where}: sequence {record.get('seq')} out of order")
-        if record.get("prev") != prev:
+        seq = record.get("seq")
+        gap = seq - expected if isinstance(seq, int) and seq > expected else 0
+        if gap:  # one problem for the gap, not one for every record after it
+            problems.append(f"{_missing(expected, gap)} missing")
+        elif seq != expected:
+            problems.append(f"{where}: sequence {seq} out of order")
+        if record.get("prev") != prev and not gap:
             problems.append(f"{where}: does not follow the record before it")
         if record.get("hash") != _digest(record):
             problems.append(f"{where}: its content does not match its hash")
         prev = str(record.get("hash"))
+        expected += gap + 1
     return problems
+
+
+def _missing(first_seq: int, count: int) -> str:
+    """Records are numbered from 1 for people and from 0 in `seq`."""
+    first = first_seq + 1
+    return f"record {first}" if count == 1 else f"records {first}-{first + count - 1}"
 
 
 @dataclass(frozen=True)

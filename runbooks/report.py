@@ -40,7 +40,7 @@ def build(dirs: StateDirs, run_id: str) -> dict[str, Any]:
     outcome = "unfinished"
     for record in records:
         kind = record["type"]
-        if kind == "plan":
+        if kind == "plan":  # the last attempt's plan: its titles and order
             titles = {a["step"]: a["title"] for a in record.get("actions", [])}
         elif kind == "run_resumed":
             attempts += 1
@@ -83,6 +83,10 @@ def build(dirs: StateDirs, run_id: str) -> dict[str, Any]:
             outcome = record["outcome"]
     for line in steps.values():
         line.title = titles.get(line.step, line.step)
+    # In plan order, not in the order the attempts first met each step: a
+    # resumed drill's restore steps ran in its first attempt, before its cut.
+    rank = {step: index for index, step in enumerate(titles)}
+    ordered = sorted(steps.values(), key=lambda line: rank.get(line.step, len(rank)))
     check = verify(path)
     return {
         "run_id": run_id,
@@ -99,7 +103,7 @@ def build(dirs: StateDirs, run_id: str) -> dict[str, Any]:
         else None,
         "outcome": outcome,
         "resumed": attempts,
-        "steps": [vars(line) for line in steps.values()],
+        "steps": [vars(line) for line in ordered],
         "confirmations": confirmations,
         "sdk_calls": calls,
         "measurements": measurements,

@@ -394,7 +394,7 @@ def verify_command(runs: tuple[str, ...], data_dir: Path | None) -> None:
     from runbooks.report import anchor
 
     dirs = state_dirs(data_dir)
-    paths = [Path(r) if r.endswith(".jsonl") else dirs.journal_file(r) for r in runs]
+    paths = [_journal_path(dirs, r) for r in runs]
     if not runs:
         paths = list(iter_runs(dirs.journal))
         if not paths:
@@ -410,6 +410,13 @@ def verify_command(runs: tuple[str, ...], data_dir: Path | None) -> None:
             failed += 1
             click.echo(f"BROKEN  {path.stem}: " + "; ".join(check.problems))
     sys.exit(1 if failed else 0)
+
+
+def _journal_path(dirs: StateDirs, run: str) -> Path:
+    """A file when it names one (or looks like a path), else a run id."""
+    if run.endswith(".jsonl") or "/" in run or Path(run).is_file():
+        return Path(run)
+    return dirs.journal_file(run)
 
 
 @journal.command("list")
