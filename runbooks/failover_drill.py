@@ -154,6 +154,12 @@ def _observe_step(ctx: RunContext, to_region: str, label: str) -> Step:
     instance = estate.instance(to_region)
 
     def act(c: RunContext) -> None:
+        if _moved_on(c, to_region, label):
+            c.log(
+                f"{instance} is no longer primary: the failback already took "
+                "place on Azure (the run was resumed after it); going on from there"
+            )
+            return
         for _ in range(MAX_POLLS):
             if estate.primary_region(c) == to_region and _online(c, to_region):
                 break
@@ -166,7 +172,13 @@ def _observe_step(ctx: RunContext, to_region: str, label: str) -> Step:
                 "Check the failover group's replication and the network "
                 "between the instances (5022, 11000-11999), then resume.",
             )
-        started = float(c.values.get(f"{label}_started", time.time()))
+        if f"{label}_started" not in c.values:
+            c.log(
+                f"{instance} is primary with its databases online; the {label} "
+                "finished while the run was interrupted, so its time was not measured"
+            )
+            return
+        started = float(c.values[f"{label}_started"])
         wall = round(time.time() - started, 3)
         began = c.values.get(f"{label}_started_azure")
         azure = (
@@ -194,6 +206,16 @@ def _observe_step(ctx: RunContext, to_region: str, label: str) -> Step:
         target=estate.instance_id(to_region),
         action=act,
     )
+
+
+def _moved_on(ctx: RunContext, to_region: str, label: str) -> bool:
+    """Whether Azure's roles are already past this observation: the failover
+    was done (its call returns once the roles have switched) and the
+    primary is back where the drill started, so the failback happened too,
+    in an attempt that stopped before it could record it."""
+    if label != "failover" or not ctx.values.get("failover_done"):
+        return False
+    return estate_of(ctx).primary_region(ctx) != to_region
 
 
 def _online(ctx: RunContext, region: str) -> bool:
