@@ -105,6 +105,7 @@ def ask(pilot: Pilot[None], runbook: str, danger: Danger) -> None:
         step.operation,
         step.target,
         step.target.rsplit("/", 1)[-1],
+        step.arguments,
     )
     ConsoleConfirmer(pilot.app, "dba")._ask(request, Future())
 

@@ -204,6 +204,8 @@ class ConsoleConfirmer:
         from tui.screens.modals import ConfirmModal, TypedConfirmModal
 
         message = f"{request.why}\n\nCall: {request.operation}\nOn: {request.target}"
+        for name, value in request.arguments.items():
+            message += f"\n  {name} = {value}"
         if request.danger is Danger.IRREVERSIBLE:
             modal: Any = TypedConfirmModal(request.title, message, request.name_to_type)
         else:

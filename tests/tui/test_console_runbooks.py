@@ -184,7 +184,7 @@ async def test_failover_drill_through_the_console_fails_back(
     assert all(os.path.exists(p) for p in runner.result.reports)  # noqa: ASYNC240
 
 
-async def test_cancel_at_the_first_confirmation_stops_the_run_and_changes_nothing(
+async def test_cancel_at_the_first_confirmation_declines_and_changes_nothing(
     simulator: SimProcess, console_for: ConsoleFactory
 ) -> None:
     before, _ = look_at(simulator)
@@ -201,9 +201,10 @@ async def test_cancel_at_the_first_confirmation_stops_the_run_and_changes_nothin
         await pilot.pause()
         await pilot.press("enter")  # Cancel has the focus
         await wait_for(pilot, lambda: runner.result is not None)
+        await pilot.pause()
+        assert app.screen is runner, "a decline is the operator's no, not an error"
 
-    assert runner.result is not None and runner.result.outcome == "failed"
-    assert "not confirmed" in runner.result.message.lower()
+    assert runner.result is not None and runner.result.outcome == "declined"
     after, _ = look_at(simulator)
     assert [i.protector for i in after.instances] == [
         i.protector for i in before.instances

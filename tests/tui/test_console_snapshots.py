@@ -126,6 +126,7 @@ def test_runner_at_a_confirmation(tmp_path: Path, snap_compare) -> None:  # type
             step.operation,
             step.target,
             step.target.rsplit("/", 1)[-1],
+            step.arguments,
         )
         ConsoleConfirmer(pilot.app, "dba")._ask(request, Future())
         await pilot.pause()
@@ -149,6 +150,7 @@ def test_typed_confirmation_for_an_irreversible_step(
             cut.operation,
             cut.target,
             cut.target.rsplit("/", 1)[-1],
+            cut.arguments,
         )
         ConsoleConfirmer(pilot.app, "dba")._ask(request, Future())
         await pilot.pause()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
@@ -49,9 +49,10 @@ class ConfirmModal(ModalScreen[Confirmed | None]):
         with Vertical(classes="dialog") as dialog:
             dialog.border_title = "Confirm"
             yield Label(self._title, classes="dialog-title")
-            yield Static(self._message, classes="dialog-message")
-            if self._detail:
-                yield Static(self._detail, classes="dialog-detail")
+            with VerticalScroll(classes="dialog-scroll"):
+                yield Static(self._message, classes="dialog-message")
+                if self._detail:
+                    yield Static(self._detail, classes="dialog-detail")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Proceed", id="proceed", variant="warning")
                 yield Button("Cancel", id="cancel", variant="primary")
@@ -91,11 +92,12 @@ class TypedConfirmModal(ModalScreen[Confirmed | None]):
         with Vertical(classes="dialog") as dialog:
             dialog.border_title = "Confirm: IRREVERSIBLE"
             yield Label(self._title, classes="dialog-title")
-            yield Static(self._message, classes="dialog-message")
+            with VerticalScroll(classes="dialog-scroll"):
+                yield Static(self._message, classes="dialog-message")
             yield Label(f"Type [b]{self.name_to_type}[/b] to confirm:")
-            yield Input(placeholder=self.name_to_type, id="typed-name")
+            yield Input(placeholder=self.name_to_type, id="typed-name", compact=True)
             yield Label("Reason (kept in the journal):")
-            yield Input(placeholder="why this is being done", id="reason")
+            yield Input(placeholder="why this is being done", id="reason", compact=True)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Proceed", id="proceed", variant="error", disabled=True)
                 yield Button("Cancel", id="cancel", variant="primary")

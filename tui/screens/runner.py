@@ -59,7 +59,7 @@ DANGER_WORD = {
 }
 DANGER_MARKUP = {Danger.READ: DIM, Danger.CHANGE: WARN, Danger.IRREVERSIBLE: BAD}
 LEVEL_STYLE = {"warning": "yellow", "error": "bold red"}
-OUTCOME_COLOUR = {"succeeded": GOOD, "planned": GOOD}
+OUTCOME_COLOUR = {"succeeded": GOOD, "planned": GOOD, "declined": WARN}
 
 
 def parse_parameters(text: str) -> dict[str, str]:
@@ -463,6 +463,13 @@ class RunnerScreen(Screen[None]):
         )
         if result.ok:
             self.notify(f"{self.host.title_of(self.runbook)}: {result.outcome}")
+        elif result.outcome == "declined":  # the operator's own no: not an error
+            self.notify(
+                "Stopped where you declined; nothing was changed by that step. "
+                "Resume the run to go on.",
+                title=f"{self.host.title_of(self.runbook)}: declined",
+                severity="warning",
+            )
         else:
             message = result.message or ""
             if result.fix:  # the engine's message ends with the fix; say it once
