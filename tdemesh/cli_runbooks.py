@@ -242,10 +242,15 @@ def run(
       setup           route=backup-restore|hsm|pem, key_file, key_name,
                       key_size=2048|3072, auto_rotation=false|true
       rotation        route=new-name|import, key_name, key_file,
-                      key_format=pem|hsm, auto_rotation=keep|true|false
+                      key_format=pem|hsm, key_size=2048|3072,
+                      auto_rotation=keep|true|false
       vault-loss      instance=REGION, vault=REGION, method=nsg|outage,
-                      second=no|yes, hold_seconds, extend=no|yes
+                      second=no|yes, hold_seconds, extend=no|yes,
+                      key_check_seconds, auto_heal_seconds
       failover-drill  (none)
+    key_name is a Key Vault key name: 1-127 letters, digits and dashes.
+    Unknown names and bad values are refused before anything runs; a resumed
+    run keeps the parameters it started with (-p is refused with --resume).
 
     \b
     Exit status: 0 done, 1 failed or refused, 2 usage or config error,
