@@ -3,6 +3,7 @@ marked interrupted, a drill is put back, and the command says how to resume."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
@@ -72,3 +73,46 @@ def test_ctrl_c_during_an_azure_call_interrupts_restores_and_says_how_to_resume(
     assert restored, out[-3000:]  # the restore ran once
     assert records[-1]["type"] == "run_finished"
     assert records[-1]["outcome"] == "interrupted"
+
+
+def test_ctrl_c_at_a_confirmation_prompt_is_an_interruption(
+    simulator: SimProcess, dirs: StateDirs
+) -> None:
+    """At a real terminal (a pty): Ctrl-C at `Go ahead? [y/N]` stops the run
+    with exit 130 and the resume command, without a traceback."""
+    import os
+    import pty
+    import select
+
+    argv = [
+        sys.executable, "-m", "tdemesh", "run", "rotation",
+        "--config", str(simulator.config_path), "--data-dir", str(dirs.root),
+    ]  # fmt: skip
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the command, at a terminal
+        os.execv(sys.executable, argv)
+    seen, pressed, status = b"", False, None
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if ready:
+                with contextlib.suppress(OSError):  # the child has gone
+                    seen += os.read(fd, 4096)
+            if not pressed and seen.endswith(b"Go ahead? [y/N] "):
+                os.write(fd, b"\x03")  # Ctrl-C, as the terminal sends it
+                pressed = True
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+    finally:
+        if status is None or not os.WIFEXITED(status):
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        os.close(fd)
+
+    text = seen.decode(errors="replace")
+    assert pressed, text[-2000:]
+    assert status is not None and os.WEXITSTATUS(status) == 130, text[-2000:]
+    assert "Traceback" not in text and "unexpected error" not in text
+    assert "resume with: tdemesh run rotation --resume" in text
