@@ -624,29 +624,17 @@ class Estate:
 
 
 def _hook_request_ids(gateway: Gateway, store: threading.local) -> None:
-    """Note Azure's request id (x-ms-request-id) of each answer, for the
-    journal.
+    """Note Azure's request id of each answer (in the calling thread), so
+    the journal can name it for Azure support."""
 
-    TODO: the Gateway has no public hook for response headers; this wraps
-    its response callback, so it sees only clients built after the estate
-    (open_estate builds them lazily, so all of a run's). Without it the
-    journal's request ids are empty, nothing else is lost.
-    """
-    original = getattr(gateway, "_on_response", None)
-    if not callable(original):
-        return
+    def listener(headers: Mapping[str, str]) -> None:
+        found = headers.get("x-ms-request-id") or headers.get(
+            "x-ms-correlation-request-id"
+        )
+        if found:
+            store.last = str(found)
 
-    def on_response(response: Any) -> None:
-        original(response)
-        headers = getattr(getattr(response, "http_response", None), "headers", None)
-        if headers:
-            found = headers.get("x-ms-request-id") or headers.get(
-                "x-ms-correlation-request-id"
-            )
-            if found:
-                store.last = str(found)
-
-    gateway._on_response = on_response  # type: ignore[method-assign]
+    gateway.add_response_listener(listener)
 
 
 def _bytes(value: int) -> bytes:
