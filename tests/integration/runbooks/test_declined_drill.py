@@ -65,3 +65,19 @@ def test_a_declined_cut_waits_for_nothing_and_removes_nothing(
 
 def _seconds(clock: dict[str, object]) -> float:
     return datetime.fromisoformat(str(clock["now"])).timestamp()
+
+
+def test_tdemesh_run_exits_3_on_a_decline_and_says_so(
+    simulator: SimProcess, dirs: StateDirs
+) -> None:
+    from tests.integration.runbooks.test_cli_run import tdemesh
+
+    code, out = tdemesh(
+        "run", "vault-loss", "--yes",  # changes yes, but the cut is not named
+        "--config", str(simulator.config_path), "--data-dir", str(dirs.root),
+    )  # fmt: skip
+
+    assert code == 3, out
+    assert "Run declined" in out and "Declined: nothing more was changed" in out
+    assert "Run failed" not in out and "Not confirmed" not in out
+    assert "--confirm nsg-sqlmi-eastus2" in out
