@@ -404,9 +404,13 @@ class Engine:
         ctx.step_id = ""
         try:
             state = dict(runbook.describe_estate(ctx))
-        except (Exception, KeyboardInterrupt) as error:
-            # A failed or interrupted look must stop neither a restore nor
-            # the journal's last record.
+        except Exception as error:  # a failed look must not stop a restore
+            state = {"unavailable": _short_error(error)}
+        except KeyboardInterrupt as error:
+            if when == "before":  # the run has not begun: stop it here
+                journal.append("estate", when=when, state={"unavailable": "Ctrl-C"})
+                raise
+            # At the end, Ctrl-C must not cost the journal its last record.
             state = {"unavailable": _short_error(error)}
         journal.append("estate", when=when, state=state)
 

@@ -63,3 +63,22 @@ def test_a_second_ctrl_c_during_the_restore_stops_it_and_the_run_is_interrupted(
     assert states(result.journal)["wait-undo"] == "interrupted"
     assert estate.facts["cut"] is True  # stopped: the next start restores it
     assert unfinished_restores(dirs, {"book"}) == [result.run_id]
+
+
+class LookInterrupted(Book):
+    """Ctrl-C while the run reads the estate before its first step."""
+
+    def describe_estate(self, ctx: RunContext) -> dict[str, object]:
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_during_the_first_look_stops_the_run_before_any_step(
+    dirs: StateDirs,
+) -> None:
+    estate = Estate()
+
+    result = engine(dirs).run(LookInterrupted([setter("a")]), estate, "sim")
+
+    assert result.outcome == "interrupted"
+    assert estate.actions == []
+    assert read(Path(result.journal))[-1]["type"] == "run_finished"
