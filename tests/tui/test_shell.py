@@ -310,7 +310,10 @@ async def test_a_failing_look_shows_one_error_modal_and_stays_marked() -> None:
     session.look = denied
     app = ConsoleApp(session, ConsoleSettings(refresh_seconds=0.5))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.3)
+        for _ in range(100):  # the first look starts after the first frame
+            if isinstance(app.screen, ErrorModal):
+                break
+            await pilot.pause(0.05)
         assert isinstance(app.screen, ErrorModal)
         problem = app.screen.problem
         assert "may not read" in problem.message
