@@ -904,12 +904,34 @@ def _reachability_findings(snapshot: Snapshot, detail: _PathDetail) -> list[Find
                 vault.resource_id,
                 f"{path}: vault {vault.name} is not answering ({error.message})",
                 why,
-                "check the vault's service health and the endpoint's DNS; if the "
-                "region is down, keep the other vault's path healthy",
+                _not_answering_fix(vault, error.message),
                 vault.region,
             )
         ]
     return []
+
+
+def _not_answering_fix(vault: Vault, message: str) -> str:
+    """What to check when a vault answers neither the instance nor this tool:
+    whether it is down for everyone, or unreachable only from these networks."""
+    outage = (
+        f"first see whether {vault.name} is down for everyone: Azure status "
+        f"(status.azure.com) for Key Vault in {vault.region}, and the vault's "
+        "Resource Health in the portal; if Azure reports an incident, nothing "
+        "is wrong on your side: keep the other vault's path healthy and watch "
+        "the deadlines"
+    )
+    checks = (
+        "check that its name resolves to the private endpoint's address (the "
+        "privatelink.vaultcore.azure.net zone linked to the virtual network), "
+        "the NSG rules on outbound 443, and the vault's firewall"
+    )
+    if "name not resolved" in message:
+        return f"the vault's name did not resolve: {checks}"
+    return (
+        f"{outage}; if Azure shows the vault healthy, it is unreachable only "
+        f"from your networks: {checks}"
+    )
 
 
 def _group_of(resource_id: str) -> str | None:

@@ -45,6 +45,7 @@ from mesh.retry import (
     Observer,
     RetryPolicy,
     call_with_retries,
+    detail_of,
     is_transient,
     reason_of,
     status_of,
@@ -347,11 +348,12 @@ class Gateway:
         except BaseException as error:
             elapsed = time.monotonic() - started
             log.info(
-                "%s %s failed after %.2fs: %s",
+                "%s %s failed after %.2fs: %s [%s]",
                 operation,
                 resource,
                 elapsed,
                 reason_of(error),
+                detail_of(error),
             )
             raise self._translate(operation, resource, error) from error
         elapsed = time.monotonic() - started

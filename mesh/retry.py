@@ -10,8 +10,11 @@ total time.
 
 from __future__ import annotations
 
+import http.client
 import logging
 import random
+import socket
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,15 +96,103 @@ def retry_after(error: BaseException) -> float | None:
     return None
 
 
+# What an operator reads for a connection that failed, tried in this order
+# (a name that did not resolve is the cause of the refusal that follows it;
+# http.client's RemoteDisconnected is also a ConnectionResetError).
+# Each: the exception types, then words of the message that mean the same.
+_CONNECTION_WORDS: tuple[
+    tuple[str, tuple[type[BaseException], ...], tuple[str, ...]], ...
+] = (
+    (
+        "name not resolved",
+        (socket.gaierror,),
+        (
+            "name or service not known",
+            "getaddrinfo failed",
+            "failed to resolve",
+            "nodename nor servname",
+            "temporary failure in name resolution",
+        ),
+    ),
+    (
+        "TLS handshake failed",
+        (ssl.SSLError,),
+        ("sslerror", "[ssl", "certificate verify failed"),
+    ),
+    ("connection refused", (ConnectionRefusedError,), ("connection refused",)),
+    (
+        "closed without an answer",
+        (http.client.RemoteDisconnected, http.client.IncompleteRead),
+        ("remote end closed connection", "connection aborted", "incomplete read"),
+    ),
+    ("connection reset", (ConnectionResetError,), ("connection reset",)),
+    ("timed out", (TimeoutError,), ("timed out", "timeout")),
+)
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """The error and every error it wraps: azure-core's inner_exception,
+    Python's cause and context, and urllib3's habit of putting the real one
+    among its arguments."""
+    found: list[BaseException] = []
+    todo = [error]
+    while todo and len(found) < 20:
+        current = todo.pop(0)
+        if current in found:
+            continue
+        found.append(current)
+        for inner in (
+            getattr(current, "inner_exception", None),
+            getattr(current, "reason", None),
+            current.__cause__,
+            current.__context__,
+            *current.args,
+        ):
+            if isinstance(inner, BaseException):
+                todo.append(inner)
+    return found
+
+
+def connection_words(error: BaseException) -> str | None:
+    """Short words for a connection-level failure, or None for another error."""
+    chain = _chain(error)
+    for words, types, _ in _CONNECTION_WORDS:
+        if any(isinstance(e, types) for e in chain):
+            return words
+    text = " ".join(str(e) for e in chain).lower()
+    for words, _, phrases in _CONNECTION_WORDS:
+        if any(p in text for p in phrases):
+            return words
+    if any(
+        isinstance(e, ServiceRequestError | ServiceResponseError | ConnectionError)
+        for e in chain
+    ):
+        return "connection failed"
+    return None
+
+
 def reason_of(error: BaseException) -> str:
+    """Why a call failed, in words for an operator: the HTTP status and code,
+    or what happened to the connection. The exception's type and text are
+    for the log file (`detail_of`)."""
     status = status_of(error)
     if status is not None:
         code = getattr(getattr(error, "error", None), "code", None)
         return f"HTTP {status}" + (f" {code}" if code else "")
+    words = connection_words(error)
+    if words is not None:
+        return words
     lines = str(error).splitlines()
-    if not lines:  # KeyboardInterrupt, a bare TimeoutError ...
+    if not lines:  # KeyboardInterrupt ...
         return type(error).__name__
-    return f"{type(error).__name__}: {lines[0][:120]}"
+    return lines[0][:120]
+
+
+def detail_of(error: BaseException) -> str:
+    """The exception's type name and first line, for the log file only."""
+    lines = str(error).splitlines()
+    first = lines[0][:200] if lines else ""
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
 
 
 def call_with_retries(
@@ -135,12 +226,13 @@ def call_with_retries(
             delay,
         )
         log.warning(
-            "retry %s %s attempt %d of %d after %s, waiting %.1fs",
+            "retry %s %s attempt %d of %d after %s [%s], waiting %.1fs",
             operation,
             resource,
             event.attempt,
             event.attempts,
             event.reason,
+            detail_of(error) if error else "",
             delay,
         )
         if observer is not None:

@@ -111,6 +111,8 @@ def test_a_vault_outage_is_a_fact_not_a_failed_probe(
     assessment = assess(snapshot)
     assert "VAULT_NOT_ANSWERING" in assessment.codes()
     assert "RUNNING_ON_FALLBACK" in assessment.codes()
+    (finding,) = assessment.by_code("VAULT_NOT_ANSWERING")
+    assert "Error" not in finding.what and "Resource Health" in finding.fix
 
 
 def test_a_transient_fault_is_retried_and_reported(

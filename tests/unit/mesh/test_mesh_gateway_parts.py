@@ -27,7 +27,6 @@ from mesh.retry import (
     RetryPolicy,
     call_with_retries,
     is_transient,
-    reason_of,
     retry_after,
 )
 
@@ -87,13 +86,6 @@ def test_retry_after_is_honoured_and_each_retry_is_reported() -> None:
         e.operation == "keys.get" and e.resource == "kv/x" for e in recorder.events
     )
     assert "429" in recorder.events[0].reason
-
-
-@pytest.mark.parametrize(
-    "error", [KeyboardInterrupt(), TimeoutError(), ServiceRequestError("")]
-)
-def test_an_error_without_a_message_still_has_a_reason(error: BaseException) -> None:
-    assert reason_of(error) == type(error).__name__
 
 
 def test_ctrl_c_during_a_call_stops_it_without_a_retry() -> None:
