@@ -125,7 +125,13 @@ def _failover_step(ctx: RunContext, to_region: str, label: str) -> Step:
     def done(c: RunContext) -> bool:
         if label == "failback" and not c.values.get("failover_done"):
             return False
-        return estate.primary_region(c) == to_region
+        in_place = estate.primary_region(c) == to_region
+        if in_place and label == "failover":
+            # The roles were learnt at the run's start, so the new primary
+            # got its role in this run: in an attempt stopped after the
+            # call and before its checkpoint, which lost this flag.
+            c.remember(flag, True)
+        return in_place
 
     def act(c: RunContext) -> None:
         c.remember(f"{label}_started", time.time())
