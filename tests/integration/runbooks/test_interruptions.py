@@ -34,7 +34,11 @@ FAULTS = {
     "dropped connection": {"kind": "drop"},
 }
 # How each fault reads in a retry event.
-REASONS = {"429": "HTTP 429", "503": "HTTP 503", "dropped connection": "ServiceRe"}
+REASONS = {
+    "429": "HTTP 429",
+    "503": "HTTP 503",
+    "dropped connection": "closed without an answer",
+}
 
 
 def calls(journal: str, operation: str) -> list[dict[str, Any]]:
