@@ -1394,10 +1394,12 @@ def _database_findings(snapshot: Snapshot, details: list[_PathDetail]) -> list[F
                     "it refuses every connection; after the auto-heal window it "
                     "needs revalidation, and in a failover group its geo link "
                     "is broken",
-                    "fix the root cause, then revalidate the protector "
-                    f"(Invoke-AzSqlInstanceTransparentDataEncryptionProtector"
+                    "fix the root cause, then revalidate the protector: "
+                    "`tdemesh run recover` (it refuses while the cause is still "
+                    "there), or in PowerShell "
+                    f"Invoke-AzSqlInstanceTransparentDataEncryptionProtector"
                     f"Revalidation -ResourceGroupName {instance.resource_group} "
-                    f"-InstanceName {instance.name})"
+                    f"-InstanceName {instance.name}"
                     + (
                         "; a geo-secondary's database cannot be recovered once "
                         "the link is broken: drop it and re-seed it from the "

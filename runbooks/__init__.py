@@ -1,4 +1,4 @@
-"""The runbook engine and the four runbooks; no Textual here, ever.
+"""The runbook engine and the runbooks; no Textual here, ever.
 
 For a front end (the console, the CLI, a test):
 

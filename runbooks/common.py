@@ -1,4 +1,4 @@
-"""What the four runbooks share: the estate from a context, roles, checks."""
+"""What the runbooks share: the estate from a context, roles, checks."""
 
 from __future__ import annotations
 

@@ -91,6 +91,7 @@ PARAMETERS: dict[str, dict[str, Parameter]] = {
         "auto_heal_seconds": SECONDS,
     },
     "failover-drill": {},
+    "recover": {},
 }
 
 

@@ -220,7 +220,7 @@ def run(
     config: Path | None,
     data_dir: Path | None,
 ) -> None:
-    """Run a runbook: setup, rotation, vault-loss or failover-drill.
+    """Run a runbook: setup, rotation, vault-loss, failover-drill or recover.
 
     \b
     The plan comes first: each action with the SDK call, the resource and the
@@ -236,6 +236,7 @@ def run(
       tdemesh run rotation --yes
       tdemesh run vault-loss --yes --confirm nsg-sqlmi-eastus2 --reason drill
       tdemesh run failover-drill --resume 20261203T160000Z-failover-drill-ab12cd
+      tdemesh run recover --yes
 
     \b
     Parameters (-p NAME=VALUE):
@@ -248,6 +249,8 @@ def run(
                       second=no|yes, hold_seconds, extend=no|yes,
                       key_check_seconds, auto_heal_seconds
       failover-drill  (none)
+      recover         (none): revalidates the protector of each instance with
+                      Inaccessible databases once its key can be reached
     key_name is a Key Vault key name: 1-127 letters, digits and dashes.
     Unknown names and bad values are refused before anything runs; a resumed
     run keeps the parameters it started with (-p is refused with --resume).

@@ -358,6 +358,8 @@ def test_inaccessible_databases_are_critical_with_the_root_cause_in_words() -> N
     assert "lacks get, wrapKey, unwrapKey" in findings[0].what
     assert "AzureKeyVaultMissingPermissions" in findings[0].what
     assert "revalidate" in findings[0].fix.lower()
+    assert "`tdemesh run recover`" in findings[0].fix
+    assert "Invoke-AzSqlInstanceTransparentDataEncryptionProtector" in findings[0].fix
     kinds = {d.kind for d in assessment.deadlines}
     assert kinds == {DeadlineKind.AUTO_HEAL}
 

@@ -36,7 +36,7 @@ def invoke(*args: str) -> tuple[int, str]:
 def test_run_help_names_the_runbooks_and_their_parameters() -> None:
     code, out = invoke("run", "--help")
     assert code == 0
-    for name in ("setup", "rotation", "vault-loss", "failover-drill"):
+    for name in ("setup", "rotation", "vault-loss", "failover-drill", "recover"):
         assert name in out
     assert "--resume" in out and "--plan" in out and "route=" in out
 
