@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Future
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -29,111 +28,44 @@ sys.path.insert(0, str(ROOT / "tests" / "tui"))
 import console_estates as estates  # noqa: E402
 from textual.pilot import Pilot  # noqa: E402
 
-from runbooks import events  # noqa: E402
-from runbooks.confirm import ConfirmationRequest  # noqa: E402
-from runbooks.model import Danger, StepState  # noqa: E402
+from runbooks.model import Action, Danger, Plan  # noqa: E402
 from tui.app import ConsoleApp  # noqa: E402
-from tui.runner_host import ConsoleConfirmer  # noqa: E402
-from tui.screens.runner import RunnerScreen  # noqa: E402
 from tui.settings import ConsoleSettings  # noqa: E402
 
 SIZES = {"80x24": (80, 24), "200x50": (200, 50)}
-RUN = "20261203T030000Z-rotation-abc123"
-
 Scene = Callable[[Pilot[None]], Awaitable[None]]
 
 
-async def settle(pilot: Pilot[None]) -> None:
-    """Until the first look has been drawn and nothing else is running."""
-    app = pilot.app
-    assert isinstance(app, ConsoleApp)
-    while app.mesh_screen.looks_shown < 1:
-        await pilot.pause(0.02)
-    await app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-async def open_rotation(pilot: Pilot[None]) -> RunnerScreen:
-    await settle(pilot)
-    app = pilot.app
-    assert isinstance(app, ConsoleApp)
-    app.action_choose_runbook("rotation")
-    await settle(pilot)
-    runner = app.screen
-    assert isinstance(runner, RunnerScreen)
-    return runner
-
-
-def engine_said(runner: RunnerScreen) -> None:
-    """What the engine reports two steps into a rotation, with a retry."""
-    assert runner.plan is not None
-    first, create, copy = runner.plan.actions[:3]
-    runner.running = True
-    for event in (
-        events.RunStarted(RUN, "rotation", "sim", resumed=False),
-        events.StepChanged(RUN, first.step_id, first.title, StepState.DONE),
-        events.StepChanged(RUN, create.step_id, create.title, StepState.RUNNING),
-        events.CallStarted(RUN, create.step_id, create.operation, create.target),
-        events.CallFinished(
-            RUN, create.step_id, create.operation, create.target, "ok", 0.12, 1
-        ),
-        events.StepChanged(RUN, create.step_id, create.title, StepState.DONE),
-        events.StepChanged(RUN, copy.step_id, copy.title, StepState.RUNNING),
-        events.CallStarted(RUN, copy.step_id, "keys.backup_key", copy.target),
-        events.CallRetried(
-            RUN,
-            copy.step_id,
-            "keys.backup_key",
-            copy.target,
-            2,
-            5,
-            "429 Throttled (VaultRequestTypeLimitReached)",
-            1.0,
-        ),
-    ):
-        runner.on_run_event(event)
-
-
-def ask(pilot: Pilot[None], runbook: str, danger: Danger) -> None:
-    plan = estates.recorded_plan(runbook)
-    step = next(a for a in plan.actions if a.danger is danger)
-    request = ConfirmationRequest(
-        step.step_id,
-        step.title,
-        step.why,
-        step.danger,
-        step.operation,
-        step.target,
-        step.target.rsplit("/", 1)[-1],
-        step.arguments,
-    )
-    ConsoleConfirmer(pilot.app, "dba")._ask(request, Future())
+def first_of(plan: Plan, danger: Danger) -> Action:
+    return next(a for a in plan.actions if a.danger is danger)
 
 
 async def runner_mid_run(pilot: Pilot[None]) -> None:
-    engine_said(await open_rotation(pilot))
+    estates.mid_run(await estates.open_rotation(pilot))
 
 
 async def runner_confirm(pilot: Pilot[None]) -> None:
-    engine_said(await open_rotation(pilot))
-    ask(pilot, "rotation", Danger.CHANGE)
+    estates.mid_run(await estates.open_rotation(pilot))
+    estates.ask(pilot, first_of(estates.recorded_plan("rotation"), Danger.CHANGE))
 
 
 async def runner_typed_confirm(pilot: Pilot[None]) -> None:
-    engine_said(await open_rotation(pilot))
-    ask(pilot, "vault-loss", Danger.IRREVERSIBLE)
+    estates.mid_run(await estates.open_rotation(pilot))
+    estates.ask(
+        pilot, first_of(estates.recorded_plan("vault-loss"), Danger.IRREVERSIBLE)
+    )
 
 
 async def help_screen(pilot: Pilot[None]) -> None:
-    await settle(pilot)
+    await estates.settle(pilot)
     await pilot.press("f1")
 
 
 SCENES: dict[str, tuple[str, Scene]] = {
-    "mesh-azure-read-only": ("azure:degraded", settle),
-    "mesh-healthy": ("healthy", settle),
-    "mesh-degraded": ("degraded", settle),
-    "mesh-critical": ("critical", settle),
+    "mesh-azure-read-only": ("azure:degraded", estates.settle),
+    "mesh-healthy": ("healthy", estates.settle),
+    "mesh-degraded": ("degraded", estates.settle),
+    "mesh-critical": ("critical", estates.settle),
     "runner-mid-run": ("healthy", runner_mid_run),
     "runner-confirm": ("healthy", runner_confirm),
     "runner-typed-confirm": ("healthy", runner_typed_confirm),

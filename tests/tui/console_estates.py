@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from textual.pilot import Pilot
 
 from mesh.snapshot import (
     Database,
@@ -32,9 +35,13 @@ from mesh.snapshot import (
     Vault,
     VaultKey,
 )
-from runbooks.model import Action, Danger, Plan
+from runbooks import events
+from runbooks.confirm import ConfirmationRequest
+from runbooks.model import Action, Danger, Plan, StepState
 from runbooks.paths import StateDirs
-from tui.runner_host import RunbookHost
+from tui.app import ConsoleApp
+from tui.runner_host import ConsoleConfirmer, RunbookHost
+from tui.screens.runner import RunnerScreen
 from tui.session import Look, Session
 from tui.widgets.header import Where
 
@@ -329,3 +336,82 @@ class RecordedHost(RunbookHost):
 
     def plan(self, name: str, parameters: Mapping[str, str]) -> Plan:
         return recorded_plan(name)
+
+
+# --------------------------------------------------------------------------
+# Scenes the snapshot tests and screenshots/make.py both draw
+
+RUN = "20261203T030000Z-rotation-abc123"
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    """Until the first look has been drawn and nothing else is running."""
+    app = pilot.app
+    assert isinstance(app, ConsoleApp)
+    while app.mesh_screen.looks_shown < 1:
+        await pilot.pause(0.02)
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def open_rotation(pilot: Pilot[None]) -> RunnerScreen:
+    await settle(pilot)
+    app = pilot.app
+    assert isinstance(app, ConsoleApp)
+    app.action_choose_runbook("rotation")
+    await settle(pilot)
+    runner = app.screen
+    assert isinstance(runner, RunnerScreen)
+    return runner
+
+
+def mid_run(runner: RunnerScreen) -> None:
+    """Feed the screen what the engine says two steps into a rotation."""
+    assert runner.plan is not None
+    first, create, copy = runner.plan.actions[:3]
+    said = [
+        events.RunStarted(RUN, "rotation", "sim", resumed=False),
+        events.StepChanged(RUN, first.step_id, first.title, StepState.RUNNING),
+        events.CallStarted(RUN, first.step_id, "mesh.probe", "mesh sim"),
+        events.CallFinished(
+            RUN, first.step_id, "mesh.probe", "mesh sim", "ok", 0.41, 1
+        ),
+        events.StepChanged(RUN, first.step_id, first.title, StepState.DONE),
+        events.StepChanged(RUN, create.step_id, create.title, StepState.RUNNING),
+        events.ConfirmationAsked(RUN, create.step_id, create.danger, None),
+        events.CallStarted(RUN, create.step_id, create.operation, create.target),
+        events.CallFinished(
+            RUN, create.step_id, create.operation, create.target, "ok", 0.12, 1
+        ),
+        events.StepChanged(RUN, create.step_id, create.title, StepState.DONE),
+        events.StepChanged(RUN, copy.step_id, copy.title, StepState.RUNNING),
+        events.CallStarted(RUN, copy.step_id, "keys.backup_key", copy.target),
+        events.CallRetried(
+            RUN,
+            copy.step_id,
+            "keys.backup_key",
+            copy.target,
+            2,
+            5,
+            "429 Throttled (VaultRequestTypeLimitReached)",
+            1.0,
+        ),
+    ]
+    runner.running = True
+    for event in said:
+        runner.on_run_event(event)
+
+
+def ask(pilot: Pilot[None], step: Action) -> None:
+    """Show the confirmation the engine would ask for `step`."""
+    request = ConfirmationRequest(
+        step.step_id,
+        step.title,
+        step.why,
+        step.danger,
+        step.operation,
+        step.target,
+        step.target.rsplit("/", 1)[-1],
+        step.arguments,
+    )
+    ConsoleConfirmer(pilot.app, "dba")._ask(request, Future())
